@@ -57,6 +57,11 @@ export interface AckEpoch {
   type: 'ACKEPOCH';
   currentEpoch: number;
   lastZxid: Zxid;
+  /**
+   * False when the learner had already accepted this epoch before (a reconnect): the leader must
+   * not count it toward the epoch's quorum (ZooKeeper sends currentEpoch -1 for this).
+   */
+  counted: boolean;
 }
 
 // ---- quorum channel: synchronization ----

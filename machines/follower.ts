@@ -1,0 +1,445 @@
+/**
+ * `follower`: a learner's life under one leader. Discovery (FOLLOWERINFO, LEADERINFO, ACKEPOCH),
+ * synchronization (DIFF / TRUNC / SNAP, then NEWLEADER handled in the order durable log, then
+ * currentEpoch, then ACK; then UPTODATE), broadcast (PROPOSAL logged then ACKed, COMMIT delivered,
+ * PING answered). Any breach of the leader's protocol ends the role: the peer goes back to looking.
+ */
+import { and, assign, setup } from 'xstate';
+import { counterOf, epochOf, formatZxid, type Zxid } from '../src/zxid.js';
+import type { QuorumMessage, ServerId, Txn } from '../src/protocol/messages.js';
+import type { QuorumSystem } from '../src/quorum/quorum-system.js';
+import type { Io, PeerEvent, PeerFacts, Timing } from './types.js';
+
+export interface FollowerInput {
+  self: ServerId;
+  leader: ServerId;
+  quorum: QuorumSystem;
+  timing: Timing;
+  io: Io;
+  facts: PeerFacts;
+}
+
+export interface FollowerOutput {
+  reason: string;
+}
+
+export interface FollowerContext {
+  self: ServerId;
+  leader: ServerId;
+  timing: Timing;
+  io: Io;
+  acceptedEpoch: number;
+  currentEpoch: number;
+  /** the epoch the leader announced in LEADERINFO */
+  epoch: number;
+  /** last zxid handed to the log (maybe not durable yet) */
+  lastReceived: Zxid;
+  /** last zxid durable in the log */
+  lastLogged: Zxid;
+  /** leader's commit point as far as we know */
+  committed: Zxid;
+  /** what we asked the runtime to apply so far */
+  delivered: Zxid;
+  /** truncations or snapshot installs still in flight (logged appends queue behind them) */
+  storagePending: number;
+  /** NEWLEADER's zxid: the log must end exactly here before we ack */
+  syncTarget: Zxid;
+  snapshotZxid: Zxid;
+  synced: boolean;
+  failure: string;
+}
+
+type QuorumEvent = Extract<PeerEvent, { type: 'QUORUM_MESSAGE' }>;
+
+function msgOf<T extends QuorumMessage['type']>(event: PeerEvent): Extract<QuorumMessage, { type: T }> {
+  return (event as QuorumEvent).msg as Extract<QuorumMessage, { type: T }>;
+}
+
+function isQuorumMsg(event: PeerEvent, type: QuorumMessage['type']): boolean {
+  return event.type === 'QUORUM_MESSAGE' && event.msg.type === type;
+}
+
+/**
+ * A proposal batch must continue our log with no hole (ZOOKEEPER-4925): the next counter of the same
+ * epoch, or counter 1 of a later epoch (sync streams cross epochs). Returns the fault, if any.
+ */
+export function proposalFault(last: Zxid, txns: readonly Txn[], maxEpoch: number): string | null {
+  let prev = last;
+  for (const t of txns) {
+    const z = t.zxid;
+    const contiguous = z === prev + 1n && counterOf(z) !== 0;
+    const newEpoch = epochOf(z) > epochOf(prev) && counterOf(z) === 1;
+    if (!contiguous && !newEpoch) return `proposal ${formatZxid(z)} does not follow ${formatZxid(prev)}`;
+    if (epochOf(z) > maxEpoch) return `proposal ${formatZxid(z)} is from an epoch after ${maxEpoch}`;
+    prev = z;
+  }
+  return null;
+}
+
+/** Messages of the leader's FIFO stream that every phase after discovery accepts. */
+const STREAM = [
+  { guard: and(['isProposal', 'proposalContinuesLog']), actions: ['append', 'noteReceived'] },
+  { guard: and(['isCommit', 'commitIsKnown']), actions: ['noteCommit', 'deliverReady'] },
+  { guard: 'isPing', actions: 'answerPing' },
+] as const;
+
+export const followerMachine = setup({
+  types: {
+    context: {} as FollowerContext,
+    events: {} as PeerEvent,
+    input: {} as FollowerInput,
+    output: {} as FollowerOutput,
+  },
+  guards: {
+    isLeaderInfo: ({ event }) => isQuorumMsg(event, 'LEADERINFO'),
+    epochIsNew: ({ context, event }) => msgOf<'LEADERINFO'>(event).newEpoch > context.acceptedEpoch,
+    epochIsSame: ({ context, event }) => msgOf<'LEADERINFO'>(event).newEpoch === context.acceptedEpoch,
+    isDiff: ({ event }) => isQuorumMsg(event, 'DIFF'),
+    isTrunc: ({ event }) => isQuorumMsg(event, 'TRUNC'),
+    isSnap: ({ event }) => isQuorumMsg(event, 'SNAP'),
+    isSnapChunk: ({ event }) => isQuorumMsg(event, 'SNAPCHUNK'),
+    isLastSnapChunk: ({ event }) => isQuorumMsg(event, 'SNAPCHUNK') && msgOf<'SNAPCHUNK'>(event).last,
+    truncKeepsCommitted: ({ context, event }) => msgOf<'TRUNC'>(event).zxid >= context.delivered,
+    isProposal: ({ event }) => isQuorumMsg(event, 'PROPOSAL'),
+    proposalContinuesLog: ({ context, event }) =>
+      proposalFault(context.lastReceived, msgOf<'PROPOSAL'>(event).txns, context.epoch) === null,
+    isCommit: ({ event }) => isQuorumMsg(event, 'COMMIT'),
+    commitIsKnown: ({ context, event }) => msgOf<'COMMIT'>(event).zxid <= context.lastReceived,
+    isNewLeader: ({ event }) => isQuorumMsg(event, 'NEWLEADER'),
+    newLeaderMatchesLog: ({ context, event }) => {
+      const m = msgOf<'NEWLEADER'>(event);
+      return m.epoch === context.epoch && m.zxid === context.lastReceived;
+    },
+    logDurableToTarget: ({ context }) => context.storagePending === 0 && context.lastLogged >= context.syncTarget,
+    isUpToDate: ({ event }) => isQuorumMsg(event, 'UPTODATE'),
+    isPing: ({ event }) => isQuorumMsg(event, 'PING'),
+    isSyncReply: ({ event }) => isQuorumMsg(event, 'SYNCREPLY'),
+    fromLeaderConnection: ({ context, event }) => event.type === 'PEER_DISCONNECTED' && event.sid === context.leader,
+  },
+  actions: {
+    connect: ({ context }) => context.io({ type: 'connect', leader: context.leader }),
+    sendFollowerInfo: ({ context }) =>
+      context.io({
+        type: 'send',
+        to: context.leader,
+        msg: { type: 'FOLLOWERINFO', acceptedEpoch: context.acceptedEpoch, lastZxid: context.lastLogged, observer: false },
+      }),
+    takeEpoch: assign(({ event }) => ({ epoch: msgOf<'LEADERINFO'>(event).newEpoch })),
+    persistAcceptedEpoch: ({ context }) => context.io({ type: 'persistAcceptedEpoch', epoch: context.epoch }),
+    noteAcceptedEpoch: assign(({ context }) => ({ acceptedEpoch: context.epoch })),
+    sendAckEpoch: ({ context }, params: { counted: boolean }) =>
+      context.io({
+        type: 'send',
+        to: context.leader,
+        msg: { type: 'ACKEPOCH', currentEpoch: context.currentEpoch, lastZxid: context.lastLogged, counted: params.counted },
+      }),
+    truncate: ({ context, event }) => context.io({ type: 'truncate', zxid: msgOf<'TRUNC'>(event).zxid }),
+    noteTruncate: assign(({ context, event }) => ({
+      lastReceived: msgOf<'TRUNC'>(event).zxid,
+      storagePending: context.storagePending + 1,
+    })),
+    noteTruncated: assign(({ context, event }) => {
+      const z = (event as Extract<PeerEvent, { type: 'TRUNCATED' }>).zxid;
+      return { lastLogged: context.lastLogged < z ? context.lastLogged : z, storagePending: context.storagePending - 1 };
+    }),
+    beginSnapshot: assign(({ event }) => ({ snapshotZxid: msgOf<'SNAP'>(event).zxid })),
+    passSnapshotChunk: ({ context, event }) => {
+      const m = msgOf<'SNAPCHUNK'>(event);
+      context.io({ type: 'snapshotChunk', offset: m.offset, data: m.data, last: m.last });
+    },
+    installSnapshot: ({ context, event }) => {
+      const m = msgOf<'SNAPCHUNK'>(event);
+      context.io({ type: 'installSnapshot', zxid: context.snapshotZxid, size: m.offset + m.data.length });
+    },
+    noteSnapshotInstalling: assign(({ context }) => ({
+      lastReceived: context.snapshotZxid,
+      storagePending: context.storagePending + 1,
+    })),
+    noteSnapshotInstalled: assign(({ context, event }) => {
+      const z = (event as Extract<PeerEvent, { type: 'SNAPSHOT_INSTALLED' }>).zxid;
+      return {
+        lastLogged: z,
+        committed: context.committed > z ? context.committed : z,
+        delivered: z,
+        storagePending: context.storagePending - 1,
+      };
+    }),
+    append: ({ context, event }) => context.io({ type: 'append', txns: msgOf<'PROPOSAL'>(event).txns }),
+    noteReceived: assign(({ event }) => {
+      const txns = msgOf<'PROPOSAL'>(event).txns;
+      return txns.length === 0 ? {} : { lastReceived: txns[txns.length - 1]!.zxid };
+    }),
+    noteLogged: assign(({ context, event }) => {
+      const z = (event as Extract<PeerEvent, { type: 'LOG_SYNCED' }>).zxid;
+      return z > context.lastLogged ? { lastLogged: z } : {};
+    }),
+    noteCommit: assign(({ context, event }) => {
+      const z = msgOf<'COMMIT'>(event).zxid;
+      return z > context.committed ? { committed: z } : {};
+    }),
+    noteUpToDate: assign(({ context, event }) => {
+      const z = msgOf<'UPTODATE'>(event).committed;
+      return { committed: z > context.committed ? z : context.committed, synced: true };
+    }),
+    /** Apply what is both committed and durable here. */
+    deliverReady: assign(({ context }) => {
+      const upTo = context.committed < context.lastLogged ? context.committed : context.lastLogged;
+      if (upTo <= context.delivered || context.storagePending > 0) return {};
+      context.io({ type: 'deliver', upTo });
+      return { delivered: upTo };
+    }),
+    takeSyncTarget: assign(({ event }) => ({ syncTarget: msgOf<'NEWLEADER'>(event).zxid })),
+    persistCurrentEpoch: ({ context }) => context.io({ type: 'persistCurrentEpoch', epoch: context.epoch }),
+    noteCurrentEpoch: assign(({ context }) => ({ currentEpoch: context.epoch })),
+    ackNewLeader: ({ context }) =>
+      context.io({ type: 'send', to: context.leader, msg: { type: 'ACKNEWLEADER', epoch: context.epoch } }),
+    ackLogged: ({ context, event }) =>
+      context.io({ type: 'send', to: context.leader, msg: { type: 'ACK', zxid: (event as Extract<PeerEvent, { type: 'LOG_SYNCED' }>).zxid } }),
+    answerPing: ({ context }) =>
+      context.io({ type: 'send', to: context.leader, msg: { type: 'PING', zxid: context.lastLogged } }),
+    forwardRequests: ({ context, event }) => {
+      const requests = (event as Extract<PeerEvent, { type: 'CLIENT_REQUESTS' }>).requests;
+      context.io({ type: 'send', to: context.leader, msg: { type: 'REQUEST', requests } });
+    },
+    forwardSync: ({ context, event }) => {
+      const id = (event as Extract<PeerEvent, { type: 'CLIENT_SYNC' }>).id;
+      context.io({ type: 'send', to: context.leader, msg: { type: 'SYNC', id } });
+    },
+    syncDone: ({ context, event }) => {
+      const m = msgOf<'SYNCREPLY'>(event);
+      context.io({ type: 'syncDone', id: m.id, zxid: m.zxid });
+    },
+    rejectRequests: ({ context, event }) => {
+      const ids =
+        event.type === 'CLIENT_REQUESTS' ? event.requests.map((r) => r.id) : event.type === 'CLIENT_SYNC' ? [event.id] : [];
+      if (ids.length > 0) context.io({ type: 'rejectRequests', ids, reason: 'not serving yet: following, not synced' });
+    },
+    reportRole: ({ context }, params: { phase: string }) =>
+      context.io({ type: 'role', role: 'following', phase: params.phase, leader: context.leader, epoch: context.currentEpoch }),
+    fail: assign(({ context }, params: { reason: string }) => {
+      context.io({ type: 'log', level: 'warn', msg: `follower of ${context.leader} gives up: ${params.reason}` });
+      return { failure: params.reason };
+    }),
+    failWithEvent: assign(({ context, event }) => {
+      let reason = `unexpected ${event.type === 'QUORUM_MESSAGE' ? event.msg.type : event.type}`;
+      if (isQuorumMsg(event, 'PROPOSAL')) reason = proposalFault(context.lastReceived, msgOf<'PROPOSAL'>(event).txns, context.epoch) ?? reason;
+      if (isQuorumMsg(event, 'COMMIT')) reason = `COMMIT ${formatZxid(msgOf<'COMMIT'>(event).zxid)} for a proposal never received (last ${formatZxid(context.lastReceived)})`;
+      if (isQuorumMsg(event, 'NEWLEADER')) {
+        const m = msgOf<'NEWLEADER'>(event);
+        reason = `NEWLEADER epoch ${m.epoch} zxid ${formatZxid(m.zxid)} does not match epoch ${context.epoch} log ${formatZxid(context.lastReceived)}`;
+      }
+      if (isQuorumMsg(event, 'TRUNC')) reason = `TRUNC below what was already applied (${formatZxid(context.delivered)})`;
+      context.io({ type: 'log', level: 'warn', msg: `follower of ${context.leader} gives up: ${reason}` });
+      return { failure: reason };
+    }),
+  },
+  delays: {
+    connectRetry: ({ context }) => context.timing.connectRetryMs,
+    initTimeout: ({ context }) => context.timing.initLimit * context.timing.tickTime,
+    leaderSilence: ({ context }) =>
+      (context.synced ? context.timing.syncLimit : context.timing.initLimit) * context.timing.tickTime,
+  },
+}).createMachine({
+  id: 'follower',
+  context: ({ input }) => ({
+    self: input.self,
+    leader: input.leader,
+    timing: input.timing,
+    io: input.io,
+    acceptedEpoch: input.facts.acceptedEpoch,
+    currentEpoch: input.facts.currentEpoch,
+    epoch: input.facts.acceptedEpoch,
+    lastReceived: input.facts.lastLogged,
+    lastLogged: input.facts.lastLogged,
+    committed: 0n,
+    delivered: 0n,
+    storagePending: 0,
+    syncTarget: 0n,
+    snapshotZxid: 0n,
+    synced: false,
+    failure: '',
+  }),
+  initial: 'connecting',
+  on: {
+    CLIENT_REQUESTS: { actions: 'rejectRequests' },
+    CLIENT_SYNC: { actions: 'rejectRequests' },
+    // Durability news counts in every phase: it is what lets us ack and deliver.
+    LOG_SYNCED: { actions: ['noteLogged', 'deliverReady'] },
+    TRUNCATED: { actions: ['noteTruncated', 'deliverReady'] },
+    SNAPSHOT_INSTALLED: { actions: ['noteSnapshotInstalled', 'deliverReady'] },
+    PEER_DISCONNECTED: {
+      guard: 'fromLeaderConnection',
+      target: '.failed',
+      actions: { type: 'fail', params: { reason: 'connection to the leader closed' } },
+    },
+  },
+  states: {
+    connecting: {
+      initial: 'dialing',
+      entry: { type: 'reportRole', params: { phase: 'connecting' } },
+      after: { initTimeout: { target: 'failed', actions: { type: 'fail', params: { reason: 'could not reach the leader within initLimit' } } } },
+      states: {
+        dialing: {
+          entry: 'connect',
+          on: {
+            LEADER_CONNECTED: '#follower.session',
+            LEADER_CONNECT_FAILED: 'pausing',
+          },
+        },
+        pausing: { after: { connectRetry: 'dialing' } },
+      },
+    },
+    session: {
+      type: 'parallel',
+      states: {
+        // Any message from the leader proves it alive; silence past the limit ends the role.
+        liveness: {
+          initial: 'watching',
+          states: {
+            watching: {
+              after: {
+                leaderSilence: {
+                  target: '#follower.failed',
+                  actions: { type: 'fail', params: { reason: 'leader silent for too long' } },
+                },
+              },
+              on: { QUORUM_MESSAGE: { target: 'watching', reenter: true } },
+            },
+          },
+        },
+        protocol: {
+          initial: 'discovery',
+          states: {
+            discovery: {
+              initial: 'awaitingLeaderInfo',
+              entry: [{ type: 'reportRole', params: { phase: 'discovery' } }, 'sendFollowerInfo'],
+              states: {
+                awaitingLeaderInfo: {
+                  on: {
+                    QUORUM_MESSAGE: [
+                      { guard: 'isLeaderInfo', target: 'checkingEpoch', actions: 'takeEpoch' },
+                      { target: '#follower.failed', actions: 'failWithEvent' },
+                    ],
+                  },
+                },
+                checkingEpoch: {
+                  always: [
+                    { guard: ({ context }) => context.epoch > context.acceptedEpoch, target: 'persistingAcceptedEpoch' },
+                    {
+                      guard: ({ context }) => context.epoch === context.acceptedEpoch,
+                      target: '#follower.session.protocol.synchronization',
+                      actions: { type: 'sendAckEpoch', params: { counted: false } },
+                    },
+                    {
+                      target: '#follower.failed',
+                      actions: { type: 'fail', params: { reason: 'leader proposes an epoch older than one we accepted' } },
+                    },
+                  ],
+                },
+                persistingAcceptedEpoch: {
+                  entry: 'persistAcceptedEpoch',
+                  on: {
+                    ACCEPTED_EPOCH_PERSISTED: {
+                      target: '#follower.session.protocol.synchronization',
+                      actions: ['noteAcceptedEpoch', { type: 'sendAckEpoch', params: { counted: true } }],
+                    },
+                    QUORUM_MESSAGE: { target: '#follower.failed', actions: 'failWithEvent' },
+                  },
+                },
+              },
+            },
+            synchronization: {
+              initial: 'awaitingMode',
+              entry: { type: 'reportRole', params: { phase: 'synchronization' } },
+              states: {
+                awaitingMode: {
+                  on: {
+                    QUORUM_MESSAGE: [
+                      { guard: 'isDiff', target: 'receiving' },
+                      { guard: and(['isTrunc', 'truncKeepsCommitted']), target: 'receiving', actions: ['truncate', 'noteTruncate'] },
+                      { guard: 'isSnap', target: 'receivingSnapshot', actions: 'beginSnapshot' },
+                      { guard: 'isPing', actions: 'answerPing' },
+                      { target: '#follower.failed', actions: 'failWithEvent' },
+                    ],
+                  },
+                },
+                receivingSnapshot: {
+                  on: {
+                    QUORUM_MESSAGE: [
+                      {
+                        guard: 'isLastSnapChunk',
+                        target: 'receiving',
+                        actions: ['passSnapshotChunk', 'installSnapshot', 'noteSnapshotInstalling'],
+                      },
+                      { guard: 'isSnapChunk', actions: 'passSnapshotChunk' },
+                      { guard: 'isPing', actions: 'answerPing' },
+                      { target: '#follower.failed', actions: 'failWithEvent' },
+                    ],
+                  },
+                },
+                receiving: {
+                  on: {
+                    QUORUM_MESSAGE: [
+                      ...STREAM,
+                      {
+                        guard: and(['isNewLeader', 'newLeaderMatchesLog']),
+                        target: 'awaitingDurableLog',
+                        actions: ['takeSyncTarget', 'deliverReady'],
+                      },
+                      { target: '#follower.failed', actions: 'failWithEvent' },
+                    ],
+                  },
+                },
+                // NEWLEADER order (ZOOKEEPER-3911, 4643, 4646, 4785): the synced log durable and the
+                // committed part applied, then currentEpoch persisted, and only then the ACK.
+                awaitingDurableLog: {
+                  always: { guard: 'logDurableToTarget', target: 'persistingCurrentEpoch' },
+                  on: { QUORUM_MESSAGE: [...STREAM, { target: '#follower.failed', actions: 'failWithEvent' }] },
+                },
+                persistingCurrentEpoch: {
+                  entry: 'persistCurrentEpoch',
+                  on: {
+                    CURRENT_EPOCH_PERSISTED: { target: 'awaitingUpToDate', actions: ['noteCurrentEpoch', 'ackNewLeader'] },
+                    QUORUM_MESSAGE: [...STREAM, { target: '#follower.failed', actions: 'failWithEvent' }],
+                  },
+                },
+                awaitingUpToDate: {
+                  on: {
+                    LOG_SYNCED: { actions: ['noteLogged', 'ackLogged', 'deliverReady'] },
+                    QUORUM_MESSAGE: [
+                      {
+                        guard: 'isUpToDate',
+                        target: '#follower.session.protocol.broadcast',
+                        actions: ['noteUpToDate', 'deliverReady'],
+                      },
+                      ...STREAM,
+                      { target: '#follower.failed', actions: 'failWithEvent' },
+                    ],
+                  },
+                },
+              },
+            },
+            broadcast: {
+              entry: { type: 'reportRole', params: { phase: 'broadcast' } },
+              on: {
+                LOG_SYNCED: { actions: ['noteLogged', 'ackLogged', 'deliverReady'] },
+                CLIENT_REQUESTS: { actions: 'forwardRequests' },
+                CLIENT_SYNC: { actions: 'forwardSync' },
+                QUORUM_MESSAGE: [
+                  ...STREAM,
+                  { guard: 'isSyncReply', actions: 'syncDone' },
+                  { target: '#follower.failed', actions: 'failWithEvent' },
+                ],
+              },
+            },
+          },
+        },
+      },
+    },
+    failed: {
+      type: 'final',
+    },
+  },
+  output: ({ context }) => ({ reason: context.failure || 'follower stopped' }),
+});
+
