@@ -163,8 +163,9 @@ export const lookingMachine = setup({
 }).createMachine({
   id: 'looking',
   context: ({ input }) => {
-    // A server that cannot vote (an observer) proposes nobody and waits for an established leader.
-    const vote = input.quorum.isVoter(input.self) ? input.own : { leader: -1, zxid: 0n, peerEpoch: -1 };
+    // A server whose vote does not count (weight 0, observer) still votes for itself, as ZooKeeper
+    // does: nobody adopts that vote, and it learns the winner from the others' answers.
+    const vote = input.own;
     const round = input.round + 1;
     return {
       self: input.self,
@@ -174,7 +175,7 @@ export const lookingMachine = setup({
       round,
       own: vote,
       vote,
-      received: input.quorum.isVoter(input.self) ? { [input.self]: { ...vote, round, state: 'LOOKING' as const } } : {},
+      received: { [input.self]: { ...vote, round, state: 'LOOKING' as const } },
       outOfElection: {},
       notifyDelay: input.timing.notifyMinMs,
       decided: null,

@@ -30,7 +30,9 @@ export type InvariantName =
   /** an acknowledged client write is missing from the committed sequence or from a live server */
   | 'AckedWriteLost'
   /** two servers at the same zxid with different application state */
-  | 'StateAgreement';
+  | 'StateAgreement'
+  /** after faults heal, no leader or no progress within the bound */
+  | 'Liveness';
 
 export class InvariantViolation extends Error {
   constructor(

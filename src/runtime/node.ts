@@ -50,6 +50,8 @@ export interface NodeOptions {
   maxBatch?: number;
   /** bytes per snapshot chunk sent to a learner */
   snapshotChunkBytes?: number;
+  /** called when the statechart itself fails (a bug): the server stops */
+  onFatal?: (err: unknown) => void;
   /** XState inspection events of every actor of this server (for traces and the inspector) */
   inspect?: (event: InspectionEvent) => void;
 }
@@ -185,6 +187,13 @@ export class ZabNode implements TransportHandler {
       input: { self: this.sid, quorum: this.o.quorum, timing: this.o.timing, io: (e) => this.execute(e), facts },
       clock: { setTimeout: (fn, ms) => this.o.clock.setTimeout(fn, ms), clearTimeout: (h) => this.o.clock.clearTimeout(h) },
       ...(this.o.inspect ? { inspect: this.o.inspect } : {}),
+    });
+    this.actor.subscribe({
+      error: (err) => {
+        this.o.logger.fatal({ err }, 'statechart failed; stopping this server');
+        this.o.onFatal?.(err);
+        this.stop();
+      },
     });
     this.actor.start();
   }

@@ -23,6 +23,12 @@ export function writeAll(fd: number, buf: Uint8Array, position: number): Promise
   });
 }
 
+/** Synchronous pwrite of the whole buffer (for small writes, which only copy into the page cache). */
+export function writeAllSync(fd: number, buf: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, position + done);
+}
+
 export function fdatasync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }

@@ -5,12 +5,13 @@
  * Segment file `log.<first zxid hex>`:
  *   header: magic "ZBTL" | version u16 | clusterId length u16 | clusterId utf8 | crc32 u32 of the preceding bytes
  *   records, back to back, each:
- *     length u32 (bytes of data) | crc32 u32 over zxid+data | zxid u64 | data
+ *     length u32 (bytes of data) | crc32 u32 (IEEE, as zlib) over the zxid and data bytes | zxid u64 | data
  * All integers are big-endian (as ZooKeeper writes them).
  */
 import zlib from 'node:zlib';
 import type { LogRecord } from './ports.js';
 import type { Zxid } from '../zxid.js';
+import { crc32Range } from './disk-crc32.js';
 import { ClusterIdMismatchError, LogCorruptionError } from './disk-errors.js';
 
 const MAGIC = 0x5a42544c; // "ZBTL"
@@ -81,14 +82,16 @@ export function encodedSize(records: readonly LogRecord[]): number {
 /** Encodes records into one fresh buffer of exactly `bytes` bytes (see encodedSize). */
 export function encodeRecords(records: readonly LogRecord[], bytes: number): Buffer {
   const buf = Buffer.allocUnsafe(bytes);
+  // DataView setters skip Buffer's per-call argument checks: this loop is the append hot path.
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let off = 0;
   for (const r of records) {
     const len = r.data.length;
-    buf.writeUInt32BE(len, off);
-    buf.writeBigUInt64BE(r.zxid, off + 8);
+    view.setUint32(off, len);
+    view.setBigUint64(off + 8, r.zxid);
     buf.set(r.data, off + RECORD_HEADER_BYTES);
     const end = off + RECORD_HEADER_BYTES + len;
-    buf.writeUInt32BE(zlib.crc32(buf.subarray(off + 8, end)), off + 4);
+    view.setUint32(off + 4, crc32Range(buf, off + 8, end));
     off = end;
   }
   return buf;
@@ -108,7 +111,7 @@ export function checkRecordAt(buf: Buffer, off: number): RecordCheck {
   if (len > MAX_RECORD_BYTES) return { kind: 'bad', reason: `record length ${len} exceeds the maximum ${MAX_RECORD_BYTES}` };
   const end = off + RECORD_HEADER_BYTES + len;
   if (end > buf.length) return { kind: 'short', need: RECORD_HEADER_BYTES + len };
-  if (zlib.crc32(buf.subarray(off + 8, end)) !== buf.readUInt32BE(off + 4)) {
+  if (crc32Range(buf, off + 8, end) !== buf.readUInt32BE(off + 4)) {
     return { kind: 'bad', reason: `checksum mismatch in record of length ${len}` };
   }
   return { kind: 'ok', zxid: buf.readBigUInt64BE(off + 8), next: end };

@@ -31,6 +31,7 @@ import {
   TMP_SUFFIX,
   unlinkDurably,
   writeAll,
+  writeAllSync,
 } from './disk-fs.js';
 import {
   clusterIdBytes,
@@ -84,6 +85,9 @@ interface Group {
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const MAX_ZXID = (1n << 64n) - 1n;
+const INLINE_WRITE_MAX_BYTES = 256 * 1024;
+/** A group stops taking appends at this size, bounding the write buffer; the next group follows it. */
+const GROUP_MAX_BYTES = 16 * 1024 * 1024;
 
 export class DiskTxnLog implements TxnLog {
   private readonly segments: Segment[];
@@ -160,7 +164,7 @@ export class DiskTxnLog implements TxnLog {
     let prev = this.tail;
     let bytes = 0;
     for (const r of records) {
-      if (!isZxid(r.zxid) || r.zxid <= prev || r.zxid > MAX_ZXID) {
+      if (!isZxid(r.zxid) || r.zxid <= prev) {
         return Promise.reject(new RangeError(`append: zxid ${describe(r.zxid)} must be above ${formatZxid(prev)} (zxids must strictly increase)`));
       }
       if (!(r.data instanceof Uint8Array) || r.data.length > MAX_RECORD_BYTES) {
@@ -172,7 +176,7 @@ export class DiskTxnLog implements TxnLog {
     this.tail = prev;
     this.counters.appendCalls++;
     let g = this.openGroup;
-    if (g === null) {
+    if (g === null || g.bytes >= GROUP_MAX_BYTES) {
       g = newGroup();
       this.openGroup = g;
       const group = g;
@@ -185,7 +189,8 @@ export class DiskTxnLog implements TxnLog {
 
   async *read(after: Zxid, upTo: Zxid = MAX_ZXID): AsyncGenerator<LogRecord[]> {
     if (this.closed) throw new Error('txn log is closed');
-    // A view of what is durable now; later appends are not seen, records truncated meanwhile may be.
+    // A view of what is durable when iteration starts: later appends are not seen; records truncated or
+    // purged while iterating may still be yielded, or the read fails on a deleted file.
     const segs = [...this.segments];
     const lastSize = this.size;
     let prev = 0n;
@@ -262,7 +267,10 @@ export class DiskTxnLog implements TxnLog {
       if (this.fd === null || this.size >= this.segmentBytes) {
         await this.startSegment(g.records[0]!.zxid, batch);
       } else {
-        await writeAll(this.fd, batch, this.size);
+        // A small write only copies into the page cache: doing it inline saves a thread-pool round trip
+        // per flush (the fdatasync is what waits for the disk). Big batches keep the event loop free.
+        if (batch.length <= INLINE_WRITE_MAX_BYTES) writeAllSync(this.fd, batch, this.size);
+        else await writeAll(this.fd, batch, this.size);
         this.counters.flushes++;
         this.counters.bytesWritten += batch.length;
         if (this.sync) {
