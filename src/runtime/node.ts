@@ -50,6 +50,8 @@ export interface NodeOptions {
   maxBatch?: number;
   /** bytes per snapshot chunk sent to a learner */
   snapshotChunkBytes?: number;
+  /** the statechart to run (default: peerMachine; tests pass variants made with .provide()) */
+  machine?: typeof peerMachine;
   /** called when the statechart itself fails (a bug): the server stops */
   onFatal?: (err: unknown) => void;
   /** XState inspection events of every actor of this server (for traces and the inspector) */
@@ -183,7 +185,7 @@ export class ZabNode implements TransportHandler {
       'recovered',
     );
     this.o.transport.attach(this);
-    this.actor = createActor(peerMachine, {
+    this.actor = createActor(this.o.machine ?? peerMachine, {
       input: { self: this.sid, quorum: this.o.quorum, timing: this.o.timing, io: (e) => this.execute(e), facts },
       clock: { setTimeout: (fn, ms) => this.o.clock.setTimeout(fn, ms), clearTimeout: (h) => this.o.clock.clearTimeout(h) },
       ...(this.o.inspect ? { inspect: this.o.inspect } : {}),

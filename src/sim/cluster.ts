@@ -10,7 +10,8 @@ import { InvariantChecker, InvariantViolation } from '../check/invariants.js';
 import { decodeResult, encodeRequest, KvRegister, type KvRequest } from '../app/kv-register.js';
 import type { QuorumSystem } from '../quorum/quorum-system.js';
 import { HierarchicalQuorum, MajorityQuorum, WeightedQuorum } from '../quorum/index.js';
-import { RequestRejected, ZabNode } from '../runtime/node.js';
+import { RequestRejected, ZabNode, type Committed } from '../runtime/node.js';
+import type { peerMachine } from '../../machines/peer.js';
 import { formatZxid, type Zxid } from '../zxid.js';
 import { SimClock } from './clock.js';
 import { SimDisk } from './memory-storage.js';
@@ -38,6 +39,12 @@ export interface SimOptions {
   maxFaultPhaseMs?: number;
   /** after healing, everything must have recovered within this virtual time */
   recoveryBoundMs?: number;
+  /** minimum length of the fault phase (default: 2000 ms light, 3000 ms heavy) */
+  minFaultPhaseMs?: number;
+  /** the statechart every server runs (default: peerMachine); planted-bug tests pass a variant */
+  machine?: typeof peerMachine;
+  /** simulated timing (default SIM_TIMING) */
+  timing?: Timing;
 }
 
 export interface SimResult {
@@ -109,7 +116,8 @@ export class SimCluster {
   readonly net: SimNetwork<SimWire>;
   readonly quorum: QuorumSystem;
   readonly members = new Map<number, Member>();
-  private readonly o: Required<Omit<SimOptions, 'trace'>> & Pick<SimOptions, 'trace'>;
+  private readonly o: Required<Omit<SimOptions, 'trace' | 'machine' | 'minFaultPhaseMs'>> &
+    Pick<SimOptions, 'trace' | 'machine' | 'minFaultPhaseMs'>;
   private readonly faultRng: Prng;
   private readonly clientRng: Prng;
   private violation: SimResult['violation'];
@@ -129,6 +137,7 @@ export class SimCluster {
       wire: true,
       maxFaultPhaseMs: 30_000,
       recoveryBoundMs: 20_000,
+      timing: SIM_TIMING,
       ...options,
     };
     this.prng = new Prng(options.seed);
@@ -202,8 +211,9 @@ export class SimCluster {
     const node = new ZabNode({
       sid,
       quorum: this.quorum,
-      timing: SIM_TIMING,
+      timing: this.o.timing,
       transport,
+      ...(this.o.machine ? { machine: this.o.machine } : {}),
       log: stores.log,
       snapshots: stores.snapshots,
       epochs: stores.epochs,
@@ -246,11 +256,78 @@ export class SimCluster {
     m.disk.crash();
   }
 
-  private up(): number[] {
+  // ---------------------------------------------------------------- scripted control (scenario tests)
+
+  /** Starts every server (scripted runs; run() does this itself). */
+  async startAll(): Promise<void> {
+    for (const sid of this.members.keys()) await this.startServer(sid);
+  }
+
+  /** Advances virtual time by `ms`, stopping early on a violation. */
+  async runFor(ms: number): Promise<void> {
+    if (this.violation) return;
+    await this.scheduler.run({ until: this.scheduler.now() + ms });
+  }
+
+  /** Advances virtual time until `pred` holds (checked every `stepMs`), or throws after `maxMs`. */
+  async runUntil(pred: () => boolean, maxMs = 10_000, stepMs = 5): Promise<void> {
+    const end = this.scheduler.now() + maxMs;
+    while (!pred()) {
+      if (this.violation) throw new Error(`violation: ${this.violation.invariant}: ${this.violation.detail}`);
+      if (this.scheduler.now() >= end) throw new Error(`condition not reached within ${maxMs} ms: ${this.describeServers()}`);
+      await this.scheduler.run({ until: this.scheduler.now() + stepMs });
+    }
+  }
+
+  /** Submits a KV request to one server; acknowledged writes are reported to the checker. */
+  submit(sid: number, req: KvRequest, id = `s${sid}-${this.scheduler.steps()}`): Promise<Committed> {
+    const node = this.members.get(sid)?.node;
+    if (!node) return Promise.reject(new RequestRejected(`server ${sid} is down`));
+    return node.submit(encodeRequest(req)).then((c) => {
+      this.acked++;
+      this.guard(() => this.checker.clientAcked(id, c.zxid));
+      return c;
+    });
+  }
+
+  node(sid: number): ZabNode | null {
+    return this.members.get(sid)?.node ?? null;
+  }
+
+  app(sid: number): KvRegister | null {
+    return this.members.get(sid)?.app ?? null;
+  }
+
+  /** The current leader in broadcast, if exactly one. */
+  leader(): number | null {
+    const l = this.up().filter((sid) => {
+      const s = this.members.get(sid)!.node!.getStatus();
+      return s.role === 'leading' && s.phase === 'broadcast';
+    });
+    return l.length === 1 ? l[0]! : null;
+  }
+
+  violationFound(): SimResult['violation'] {
+    return this.violation;
+  }
+
+  /** The final checks of a run: every server converged and every acknowledged write present. */
+  finalCheck(): void {
+    for (const m of this.members.values()) {
+      if (m.app) this.checker.stateDigest(m.sid, m.app.lastApplied(), m.app.digest());
+    }
+    this.checker.finalCheck(this.up(), { converged: true });
+  }
+
+  isConverged(): boolean {
+    return this.converged();
+  }
+
+  up(): number[] {
     return [...this.members.values()].filter((m) => m.node).map((m) => m.sid);
   }
 
-  private down(): number[] {
+  down(): number[] {
     return [...this.members.values()].filter((m) => !m.node).map((m) => m.sid);
   }
 
@@ -423,12 +500,10 @@ export class SimCluster {
   // ---------------------------------------------------------------- the run
 
   async run(): Promise<SimResult> {
-    const started = this.o.faults === 'none' ? 0 : 0;
-    void started;
-    for (const sid of this.members.keys()) await this.startServer(sid);
+    await this.startAll();
     for (let c = 0; c < this.o.clients; c++) this.runClient(c);
     this.scheduleFault();
-    const minFaultMs = this.o.faults === 'none' ? 0 : this.o.faults === 'light' ? 2000 : 3000;
+    const minFaultMs = this.o.minFaultPhaseMs ?? (this.o.faults === 'none' ? 0 : this.o.faults === 'light' ? 2000 : 3000);
     let maxRecovery = 0;
     try {
       // Fault phase: until enough writes are acknowledged (and faults had their time).
