@@ -67,6 +67,8 @@ export function proposalFault(last: Zxid, txns: readonly Txn[], maxEpoch: number
   let prev = last;
   for (const t of txns) {
     const z = t.zxid;
+    // A redundant proposal of something we already have is harmless (TLA+ finding): skip it.
+    if (z <= prev && prev === last) continue;
     const contiguous = z === prev + 1n && counterOf(z) !== 0;
     const newEpoch = epochOf(z) > epochOf(prev) && counterOf(z) === 1;
     if (!contiguous && !newEpoch) return `proposal ${formatZxid(z)} does not follow ${formatZxid(prev)}`;
@@ -165,9 +167,10 @@ export const followerMachine = setup({
       };
     }),
     append: ({ context, event }) => context.io({ type: 'append', txns: msgOf<'PROPOSAL'>(event).txns }),
-    noteReceived: assign(({ event }) => {
+    noteReceived: assign(({ context, event }) => {
       const txns = msgOf<'PROPOSAL'>(event).txns;
-      return txns.length === 0 ? {} : { lastReceived: txns[txns.length - 1]!.zxid };
+      const last = txns.length === 0 ? context.lastReceived : txns[txns.length - 1]!.zxid;
+      return last > context.lastReceived ? { lastReceived: last } : {};
     }),
     noteLogged: assign(({ context, event }) => {
       const z = (event as Extract<PeerEvent, { type: 'LOG_SYNCED' }>).zxid;
@@ -291,22 +294,9 @@ export const followerMachine = setup({
     },
     session: {
       type: 'parallel',
+      // protocol comes first: when a message both resets the silence timer and ends the session,
+      // XState resolves the conflict in document order, and leaving the session must win.
       states: {
-        // Any message from the leader proves it alive; silence past the limit ends the role.
-        liveness: {
-          initial: 'watching',
-          states: {
-            watching: {
-              after: {
-                leaderSilence: {
-                  target: '#follower.failed',
-                  actions: { type: 'fail', params: { reason: 'leader silent for too long' } },
-                },
-              },
-              on: { QUORUM_MESSAGE: { target: 'watching', reenter: true } },
-            },
-          },
-        },
         protocol: {
           initial: 'discovery',
           states: {
@@ -431,6 +421,21 @@ export const followerMachine = setup({
                   { target: '#follower.failed', actions: 'failWithEvent' },
                 ],
               },
+            },
+          },
+        },
+        // Any message from the leader proves it alive; silence past the limit ends the role.
+        liveness: {
+          initial: 'watching',
+          states: {
+            watching: {
+              after: {
+                leaderSilence: {
+                  target: '#follower.failed',
+                  actions: { type: 'fail', params: { reason: 'leader silent for too long' } },
+                },
+              },
+              on: { QUORUM_MESSAGE: { target: 'watching', reenter: true } },
             },
           },
         },

@@ -108,6 +108,43 @@ function withoutLearner(ctx: LeaderContext, sid: ServerId): Partial<LeaderContex
   return { learners, acks, epochAckers: ctx.epochAckers.filter((s) => s !== sid) };
 }
 
+/** The highest zxid that a quorum (ourselves included, by our durable log) has acked. */
+export function quorumCommitPoint(ctx: LeaderContext): Zxid {
+  const acked = new Map<number, bigint>();
+  acked.set(ctx.self, ctx.lastLogged);
+  for (const key in ctx.acks) acked.set(Number(key), ctx.acks[key]!);
+  return largestQuorumValue(acked, ctx.quorum) ?? ctx.committed;
+}
+
+/**
+ * Moves the commit point to `point` (never past what was proposed, never backwards): tells the
+ * learners, delivers what is also durable here, and answers syncs that waited for it.
+ */
+export function commitUpTo(ctx: LeaderContext, point: Zxid): Partial<LeaderContext> {
+  let committed = point > ctx.lastProposed ? ctx.lastProposed : point;
+  const patch: Partial<LeaderContext> = {};
+  if (committed > ctx.committed) {
+    patch.committed = committed;
+    const to = forwarding(ctx);
+    if (to.length > 0) ctx.io({ type: 'broadcast', to, msg: { type: 'COMMIT', zxid: committed } });
+  } else committed = ctx.committed;
+  const deliverable = committed < ctx.lastLogged ? committed : ctx.lastLogged;
+  if (deliverable > ctx.delivered) {
+    ctx.io({ type: 'deliver', upTo: deliverable });
+    patch.delivered = deliverable;
+  }
+  if (ctx.syncs.length > 0 && ctx.syncs[0]!.after <= committed) {
+    const remaining: PendingSync[] = [];
+    for (const s of ctx.syncs) {
+      if (s.after > committed) remaining.push(s);
+      else if (s.sid === null) ctx.io({ type: 'syncDone', id: s.id, zxid: s.after });
+      else ctx.io({ type: 'send', to: s.sid, msg: { type: 'SYNCREPLY', id: s.id, zxid: s.after } });
+    }
+    patch.syncs = remaining;
+  }
+  return patch;
+}
+
 export const leaderMachine = setup({
   types: {
     context: {} as LeaderContext,
@@ -241,7 +278,7 @@ export const leaderMachine = setup({
     },
     /** A quorum holds our whole history durably under the new epoch: it is all committed. */
     establish: assign(({ context }) => {
-      context.io({ type: 'established', epoch: context.epoch });
+      context.io({ type: 'established', epoch: context.epoch, zxid: context.lastProposed });
       const committed = context.lastProposed;
       const synced = syncedLearners(context);
       if (synced.length > 0) context.io({ type: 'broadcast', to: synced, msg: { type: 'UPTODATE', committed } });
@@ -287,34 +324,7 @@ export const leaderMachine = setup({
       return { syncs: [...context.syncs, sync] };
     }),
     /** Commit the highest zxid a quorum has durably logged, in order, and deliver it. */
-    advanceCommit: assign(({ context }) => {
-      const acked = new Map<number, bigint>();
-      acked.set(context.self, context.lastLogged);
-      for (const key in context.acks) acked.set(Number(key), context.acks[key]!);
-      let committed = largestQuorumValue(acked, context.quorum) ?? context.committed;
-      if (committed > context.lastProposed) committed = context.lastProposed;
-      const patch: Partial<LeaderContext> = {};
-      if (committed > context.committed) {
-        patch.committed = committed;
-        const to = forwarding(context);
-        if (to.length > 0) context.io({ type: 'broadcast', to, msg: { type: 'COMMIT', zxid: committed } });
-      } else committed = context.committed;
-      const deliverable = committed < context.lastLogged ? committed : context.lastLogged;
-      if (deliverable > context.delivered) {
-        context.io({ type: 'deliver', upTo: deliverable });
-        patch.delivered = deliverable;
-      }
-      if (context.syncs.length > 0 && context.syncs[0]!.after <= committed) {
-        const remaining: PendingSync[] = [];
-        for (const s of context.syncs) {
-          if (s.after > committed) remaining.push(s);
-          else if (s.sid === null) context.io({ type: 'syncDone', id: s.id, zxid: s.after });
-          else context.io({ type: 'send', to: s.sid, msg: { type: 'SYNCREPLY', id: s.id, zxid: s.after } });
-        }
-        patch.syncs = remaining;
-      }
-      return patch;
-    }),
+    advanceCommit: assign(({ context }) => commitUpTo(context, quorumCommitPoint(context))),
     ping: ({ context }) => {
       const to = forwarding(context);
       if (to.length > 0) context.io({ type: 'broadcast', to, msg: { type: 'PING', zxid: context.committed } });

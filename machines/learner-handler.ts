@@ -138,21 +138,9 @@ export const learnerHandlerMachine = setup({
         STOP: { target: 'closed', actions: 'loseOnEvent' },
         PEER_DISCONNECTED: { guard: 'isOurConnection', target: 'closed', actions: 'loseOnEvent' },
       },
+      // protocol comes first: a message that ends the session must win over the timer reset
+      // (XState resolves conflicting transitions of parallel regions in document order).
       states: {
-        liveness: {
-          initial: 'watching',
-          states: {
-            watching: {
-              after: {
-                learnerSilence: {
-                  target: '#learnerHandler.closed',
-                  actions: { type: 'lose', params: { reason: 'learner silent for too long' } },
-                },
-              },
-              on: { QUORUM_MESSAGE: { target: 'watching', reenter: true } },
-            },
-          },
-        },
         protocol: {
           initial: 'awaitingEpoch',
           entry: 'reportInfo',
@@ -195,6 +183,20 @@ export const learnerHandlerMachine = setup({
                   { target: '#learnerHandler.closed', actions: 'loseOnEvent' },
                 ],
               },
+            },
+          },
+        },
+        liveness: {
+          initial: 'watching',
+          states: {
+            watching: {
+              after: {
+                learnerSilence: {
+                  target: '#learnerHandler.closed',
+                  actions: { type: 'lose', params: { reason: 'learner silent for too long' } },
+                },
+              },
+              on: { QUORUM_MESSAGE: { target: 'watching', reenter: true } },
             },
           },
         },

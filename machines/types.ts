@@ -96,8 +96,8 @@ export type Effect =
   | { type: 'propose'; first: Zxid; requests: ForwardedRequest[]; to: ServerId[] }
   /** Leader: stream the sync for one learner (DIFF/TRUNC/SNAP and txns up to `upTo`, commits up to `committed`). */
   | { type: 'syncLearner'; sid: ServerId; plan: SyncPlan; upTo: Zxid; committed: Zxid }
-  /** Leader: a quorum acked NEWLEADER for `epoch`. */
-  | { type: 'established'; epoch: number }
+  /** Leader: a quorum acked NEWLEADER for `epoch` on a history ending at `zxid`. */
+  | { type: 'established'; epoch: number; zxid: Zxid }
   /** Client requests that cannot be served here now (the client should retry, maybe elsewhere). */
   | { type: 'rejectRequests'; ids: string[]; reason: string }
   /** A client sync is done once this server has applied `zxid`. */

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import pino from 'pino';
+import { RECORD_HEADER_BYTES } from '../storage/disk-log-format.js';
 import { DiskTxnLog } from '../storage/disk-txn-log.js';
 import type { LogRecord } from '../storage/ports.js';
 import { makeZxid } from '../zxid.js';
@@ -42,11 +43,11 @@ const RAW_MODES: Record<RawMode, string> = {
   blocking: 'fs.writeSync + fs.fdatasyncSync',
 };
 
-/** A bare loop of 128-byte appends, each followed by fdatasync. */
-async function rawContender(dir: string, mode: RawMode): Promise<Contender> {
-  const file = path.join(dir, `raw-${mode}.dat`);
+/** A bare loop of `bytes`-byte appends, each followed by fdatasync. */
+async function rawContender(dir: string, mode: RawMode, bytes = 128): Promise<Contender> {
+  const file = path.join(dir, `raw-${mode}-${bytes}.dat`);
   const fd = fs.openSync(file, 'w');
-  const buf = Buffer.alloc(128, 0x5a);
+  const buf = Buffer.alloc(bytes, 0x5a);
   let pos = 0;
   const sync = (): Promise<void> => new Promise((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res())));
   const write = (): Promise<number> => new Promise((res, rej) => fs.write(fd, buf, 0, buf.length, pos, (e, n) => (e ? rej(e) : res(n))));
@@ -100,18 +101,38 @@ async function logContender(dir: string, recordBytes: number, batch: number, app
   };
 }
 
-/** Runs contenders in alternating slices for `seconds` each; returns ops/s per contender. */
-async function interleave(contenders: Contender[], seconds: number, sliceMs: number): Promise<{ ops: number; seconds: number }[]> {
-  const totals = contenders.map(() => ({ ops: 0, seconds: 0 }));
+interface Measured {
+  ops: number;
+  seconds: number;
+  /** ops/s in each round, to compare contenders round by round. */
+  perRound: number[];
+}
+
+/** Runs contenders in alternating slices, `seconds` in all for each. */
+async function interleave(contenders: Contender[], seconds: number, sliceMs: number): Promise<Measured[]> {
+  const totals: Measured[] = contenders.map(() => ({ ops: 0, seconds: 0, perRound: [] }));
   const rounds = Math.max(1, Math.round((seconds * 1000) / sliceMs));
   for (let r = 0; r < rounds; r++) {
     for (const [i, c] of contenders.entries()) {
       const t0 = performance.now();
-      totals[i]!.ops += await c.run(t0 + sliceMs);
-      totals[i]!.seconds += (performance.now() - t0) / 1000;
+      const ops = await c.run(t0 + sliceMs);
+      const secs = (performance.now() - t0) / 1000;
+      totals[i]!.ops += ops;
+      totals[i]!.seconds += secs;
+      totals[i]!.perRound.push(ops / secs);
     }
   }
   return totals;
+}
+
+/**
+ * Median over rounds of a/b: robust to the bursts of foreign I/O that swing a shared disk's sync rate
+ * several-fold within a second, which skew a ratio of totals.
+ */
+function medianRatio(a: Measured, b: Measured): number {
+  const ratios = a.perRound.map((v, i) => v / b.perRound[i]!).sort((x, y) => x - y);
+  const mid = ratios.length >> 1;
+  return ratios.length % 2 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
 }
 
 export interface CaseResult {
@@ -125,8 +146,10 @@ export interface CaseResult {
   appendsPerSec: number;
   syncsPerSec: number;
   recordsPerSync: number;
-  /** fdatasync/s of the raw callback loop, measured in slices alternating with this case. */
+  /** write+fdatasync/s of a raw loop writing the bytes of one append, in slices alternating with this case. */
   rawSyncsPerSec: number;
+  /** Records/s over (raw syncs/s x records per full group), median over rounds: 100% = the disk's pace. */
+  vsRaw: number;
 }
 
 export interface LogBenchResult {
@@ -137,7 +160,7 @@ export interface LogBenchResult {
   dir: string;
   secondsPerCase: number;
   sliceMs: number;
-  /** Raw write+fdatasync/s per mode, interleaved with the log's batch-1 case. */
+  /** Raw write+fdatasync/s per mode, interleaved with the log's batch-1 case (ratios: median over rounds). */
   raw: Record<RawMode, number>;
   batch1: { appendsPerSec: number; vsBestNonBlockingRaw: number; vsBlockingRaw: number };
   cases: CaseResult[];
@@ -155,14 +178,14 @@ export async function runLogBench(opts: LogBenchOptions): Promise<LogBenchResult
   const b1 = await logContender(opts.dir, 100, 1, 1);
   const paired = await interleave([...raws, b1], opts.seconds, sliceMs);
   for (const c of [...raws, b1]) await c.close();
-  const rate = (t: { ops: number; seconds: number }): number => t.ops / t.seconds;
+  const rate = (t: Measured): number => t.ops / t.seconds;
   const raw = Object.fromEntries(modes.map((m, i) => [m, Math.round(rate(paired[i]!))])) as Record<RawMode, number>;
-  const b1Rate = rate(paired[modes.length]!);
-  const bestNonBlocking = Math.max(raw.callback, raw.inline);
+  const b1m = paired[modes.length]!;
+  const ratioTo = (m: RawMode): number => medianRatio(b1m, paired[modes.indexOf(m)]!);
   const batch1 = {
-    appendsPerSec: Math.round(b1Rate),
-    vsBestNonBlockingRaw: round(b1Rate / bestNonBlocking, 3),
-    vsBlockingRaw: round(b1Rate / raw.blocking, 3),
+    appendsPerSec: Math.round(rate(b1m)),
+    vsBestNonBlockingRaw: round(Math.min(ratioTo('callback'), ratioTo('inline')), 3),
+    vsBlockingRaw: round(ratioTo('blocking'), 3),
   };
   for (const m of modes) progress(`raw ${m} (${RAW_MODES[m]}): ${raw[m]}/s`);
   progress(`log batch 1: ${batch1.appendsPerSec}/s = ${pct(batch1.vsBestNonBlockingRaw)} of the best non-blocking raw loop`);
@@ -171,7 +194,9 @@ export async function runLogBench(opts: LogBenchOptions): Promise<LogBenchResult
   for (const appenders of [1, opts.appenders]) {
     for (const size of opts.sizes) {
       for (const batch of opts.batches) {
-        const rawC = await rawContender(opts.dir, 'callback');
+        // The raw loop writes what one group commit of this case writes (all appenders' batches), so
+        // both sync about the same bytes each time.
+        const rawC = await rawContender(opts.dir, 'inline', appenders * batch * (size + RECORD_HEADER_BYTES));
         const logC = await logContender(opts.dir, size, batch, appenders);
         const [r, l] = await interleave([rawC, logC], opts.seconds, sliceMs);
         const stats = logC.log.stats;
@@ -189,8 +214,9 @@ export async function runLogBench(opts: LogBenchOptions): Promise<LogBenchResult
           syncsPerSec: Math.round(stats.dataSyncs / l!.seconds),
           recordsPerSync: round(l!.ops / Math.max(1, stats.dataSyncs), 1),
           rawSyncsPerSec: Math.round(rate(r!)),
+          vsRaw: round(medianRatio(l!, r!) / (batch * appenders), 3), // records/s per round -> syncs/s
         };
-        progress(`${size} B x batch ${batch} x ${appenders} appender(s): ${c.recordsPerSec} records/s, ${c.mbPerSec} MB/s, ${c.recordsPerSync} records/sync (raw ${c.rawSyncsPerSec}/s)`);
+        progress(`${size} B x batch ${batch} x ${appenders} appender(s): ${c.recordsPerSec} records/s, ${c.mbPerSec} MB/s, ${c.recordsPerSync} records/sync (raw loop at the same bytes per sync: ${c.rawSyncsPerSec}/s)`);
         cases.push(c);
       }
     }
@@ -219,13 +245,13 @@ export function formatLogBench(r: LogBenchResult): string {
     `  log batch 1 (100 B): ${n(r.batch1.appendsPerSec)} appends/s = ${pct(r.batch1.vsBestNonBlockingRaw)} of the best non-blocking raw loop, ` +
       `${pct(r.batch1.vsBlockingRaw)} of the blocking one (target >= 80%)`,
     '',
-    '| record | batch | appenders | records/s | MB/s | appends/s | fdatasyncs/s | records/sync | raw fdatasyncs/s alongside |',
-    '|-------:|------:|----------:|----------:|-----:|----------:|-------------:|-------------:|---------------------------:|',
+    '| record | batch | appenders | records/s | MB/s | appends/s | fdatasyncs/s | records/sync | raw syncs/s, same bytes | log vs raw |',
+    '|-------:|------:|----------:|----------:|-----:|----------:|-------------:|-------------:|------------------------:|-----------------:|',
   ];
   for (const c of r.cases) {
     lines.push(
       `| ${c.recordBytes} B | ${c.batch} | ${c.appenders} | ${n(c.recordsPerSec)} | ${c.mbPerSec} | ${n(c.appendsPerSec)} | ` +
-        `${n(c.syncsPerSec)} | ${c.recordsPerSync} | ${n(c.rawSyncsPerSec)} |`,
+        `${n(c.syncsPerSec)} | ${c.recordsPerSync} | ${n(c.rawSyncsPerSec)} | ${pct(c.vsRaw)} |`,
     );
   }
   lines.push('', `batch 100 x 100 B, one appender: ${n(r.targets.batch100x100BRecordsPerSec)} records/s (target >= 300,000)`);
@@ -265,7 +291,7 @@ export function logBenchCommand(): Command {
     .option('--appenders <n>', 'appenders in the concurrent variant', positiveInt, 8)
     .option('--sizes <list>', 'record sizes in bytes', intList, [100, 1024])
     .option('--batches <list>', 'records per append call', intList, [1, 10, 100, 1000])
-    .option('--slice-ms <n>', 'length of the alternating measuring slices', positiveInt, 250)
+    .option('--slice-ms <n>', 'length of the alternating measuring slices', positiveInt, 100)
     .action(async (o: { dir?: string; seconds: number; appenders: number; sizes: number[]; batches: number[]; sliceMs: number }) => {
       const own = o.dir === undefined;
       const dir = o.dir ?? (await fsp.mkdtemp(path.join(os.tmpdir(), 'zab-log-bench-')));

@@ -137,6 +137,8 @@ export class InvariantChecker {
   /** Delivered position per server: how many elements of `seq` it has delivered. */
   private readonly position = new Map<number, number>();
   private readonly leaders = new Map<number, number>();
+  /** epoch -> the last zxid of its leader's history when it was established */
+  private readonly initialHistories = new Map<number, Zxid>();
   /** Per epoch: last zxid proposed, to check LocalPrimaryOrder. */
   private readonly lastProposed = new Map<number, Zxid>();
   /** Proposals beyond the committed sequence's end: zxid -> payload digest. */
@@ -170,13 +172,14 @@ export class InvariantChecker {
   }
 
   /** A leader of `epoch` was established (a quorum acked its NEWLEADER). */
-  established(sid: number, epoch: number): void {
+  established(sid: number, epoch: number, historyEnd?: Zxid): void {
     const prev = this.leaders.get(epoch);
     if (prev !== undefined) {
       this.violate('Leadership', `epoch ${epoch} established by server ${prev} and again by server ${sid}`, sid);
       return;
     }
     this.leaders.set(epoch, sid);
+    if (historyEnd !== undefined) this.initialHistories.set(epoch, historyEnd);
   }
 
   /** The leader `sid` of `epoch` proposed txn. */
@@ -236,6 +239,13 @@ export class InvariantChecker {
       const proposed = this.proposals.get(zxid);
       if (proposed === undefined) return this.violate('Integrity', `server ${sid} delivered ${z}, which no leader proposed`, sid, zxid);
       if (proposed !== digest) return this.violate('Integrity', `server ${sid} delivered ${z} with a payload its leader did not propose`, sid, zxid);
+    }
+    // Recovery discards what it skipped: once epoch e is established on a history ending at Z, no
+    // txn of an older epoch after Z may ever commit.
+    for (const [e, end] of this.initialHistories) {
+      if (epochOf(zxid) < e && zxid > end) {
+        return this.violate('PrimaryIntegrity', `${z} of epoch ${epochOf(zxid)} committed although epoch ${e} was established on a history ending at ${formatZxid(end)}`, sid, zxid);
+      }
     }
     if (epochOf(zxid) < this.broadcastEpoch) {
       return this.violate('PrimaryIntegrity', `${z} of epoch ${epochOf(zxid)} committed after the leader of epoch ${this.broadcastEpoch} began broadcasting without it`, sid, zxid);

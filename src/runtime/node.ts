@@ -25,7 +25,7 @@ import type { InspectionEvent } from 'xstate';
 export interface NodeObserver {
   proposed?(sid: ServerId, epoch: number, txn: Txn): void;
   delivered?(sid: ServerId, txn: Txn): void;
-  established?(sid: ServerId, epoch: number): void;
+  established?(sid: ServerId, epoch: number, historyEnd: Zxid): void;
   restored?(sid: ServerId, zxid: Zxid): void;
   role?(sid: ServerId, role: Role, phase: string, leader: ServerId | null, epoch: number): void;
 }
@@ -147,20 +147,18 @@ export class ZabNode implements TransportHandler {
     this.o.observer?.restored?.(this.sid, base);
 
     // The log's tail after the snapshot waits, unapplied, until the protocol says what is committed.
-    let firstLogged: Zxid | undefined;
+    // Records at or below the snapshot are superseded by it: after a crash between installing a
+    // leader's snapshot and dropping the old log they may even be from a discarded history.
     const ranges: LogHistory['ranges'] = [];
-    for await (const batch of log.read(0n)) {
+    for await (const batch of log.read(base)) {
       for (const r of batch) {
-        if (firstLogged === undefined) firstLogged = r.zxid;
+        if (r.zxid <= base) continue;
         this.extendRanges(ranges, r.zxid);
-        if (r.zxid > base) this.unapplied.push({ zxid: r.zxid, data: r.data });
+        this.unapplied.push({ zxid: r.zxid, data: r.data });
       }
     }
     const logLast = log.lastZxid();
-    this.history = {
-      base: firstLogged === undefined ? base : firstLogged - 1n < base ? firstLogged - 1n : base,
-      ranges,
-    };
+    this.history = { base, ranges };
     this.lastQueued = this.lastDurable = logLast > base ? logLast : base;
     let currentEpoch = stored.currentEpoch;
     if (epochOf(this.lastDurable) > currentEpoch) {
@@ -340,7 +338,7 @@ export class ZabNode implements TransportHandler {
         this.syncLearner(e.sid, e.plan, e.upTo);
         return;
       case 'established':
-        this.o.observer?.established?.(this.sid, e.epoch);
+        this.o.observer?.established?.(this.sid, e.epoch, e.zxid);
         return;
       case 'rejectRequests':
         for (const id of e.ids) this.rejectWaiter(id, e.reason);

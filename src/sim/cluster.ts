@@ -130,6 +130,8 @@ export class SimCluster {
   private firstAckAfterHeal = -1;
   private clientsPending = new Map<number, number>();
   private partitioned = false;
+  private crashNextLeaderWithin = -1;
+  private partitionGeneration = 0;
 
   constructor(options: SimOptions) {
     this.o = {
@@ -230,10 +232,11 @@ export class SimCluster {
       observer: {
         proposed: (s, epoch, txn) => this.guard(() => this.checker.proposed(s, epoch, txn)),
         delivered: (s, txn) => this.guard(() => this.checker.delivered(s, txn)),
-        established: (s, epoch) => {
+        established: (s, epoch, end) => {
           this.elections++;
-          this.trace({ kind: 'established', sid: s, epoch });
-          this.guard(() => this.checker.established(s, epoch));
+          this.trace({ kind: 'established', sid: s, epoch, zxid: end });
+          this.guard(() => this.checker.established(s, epoch, end));
+          this.onEstablished(s);
         },
         restored: (s, zxid) => this.guard(() => this.checker.restored(s, zxid)),
         role: (s, role, phase, leader, epoch) => this.trace({ kind: 'role', sid: s, role, phase, leader, epoch }),
@@ -354,7 +357,8 @@ export class SimCluster {
     const down = this.down();
     const n = this.o.nodes;
     const kinds: string[] = ['crash', 'restart', 'cut', 'partition', 'heal'];
-    if (heavy) kinds.push('crashLeader', 'isolateLeader', 'slowDisk', 'skew', 'crash');
+    if (heavy)
+      kinds.push('crashLeader', 'isolateLeader', 'isolateLeader', 'slowDisk', 'slowDisks', 'skew', 'crash', 'powerLoss', 'crashNextLeader', 'crashNextLeader');
     else kinds.push('restart', 'heal', 'slowDisk', 'skew');
     const kind = r.pick(kinds);
     this.faultsInjected++;
@@ -374,6 +378,16 @@ export class SimCluster {
       }
       case 'restart':
         return this.restartRandom(down);
+      case 'powerLoss': {
+        // Every server loses power at once: only what was durable survives.
+        this.trace({ kind: 'fault', fault: 'powerLoss' });
+        for (const sid of up) this.crashServer(sid);
+        return;
+      }
+      case 'crashNextLeader':
+        // The next leader dies right after establishing its epoch, before or while it broadcasts.
+        this.crashNextLeaderWithin = r.range(0, 5);
+        return;
       case 'cut': {
         if (up.length < 2) return;
         const a = r.pick(up);
@@ -386,9 +400,12 @@ export class SimCluster {
         const ids = r.shuffle([...this.members.keys()]);
         const split = r.int(1, n - 1);
         const groups = [ids.slice(0, split), ids.slice(split)];
-        this.trace({ kind: 'fault', fault: 'partition', groups });
-        this.net.partition(groups);
+        const silent = heavy && r.chance(0.5);
+        this.trace({ kind: 'fault', fault: 'partition', groups, silent });
+        if (silent) this.net.partitionSilently(groups);
+        else this.net.partition(groups);
         this.partitioned = true;
+        if (heavy) this.healLater(r.range(100, 1500));
         return;
       }
       case 'isolateLeader': {
@@ -396,21 +413,37 @@ export class SimCluster {
         if (leaders.length === 0) return;
         const l = r.pick(leaders);
         const groups = [[l], [...this.members.keys()].filter((s) => s !== l)];
-        this.trace({ kind: 'fault', fault: 'isolateLeader', groups });
-        this.net.partition(groups);
+        const silent = r.chance(0.7);
+        this.trace({ kind: 'fault', fault: 'isolateLeader', groups, silent });
+        if (silent) this.net.partitionSilently(groups);
+        else this.net.partition(groups);
         this.partitioned = true;
+        // A transient partition: the old leader comes back with whatever it logged meanwhile.
+        this.healLater(r.range(300, 2000));
         return;
       }
       case 'heal':
         this.trace({ kind: 'fault', fault: 'heal' });
         this.net.heal();
         this.partitioned = false;
+        this.partitionGeneration++;
         return;
       case 'slowDisk': {
         const sid = r.pick([...this.members.keys()]);
         const on = r.chance(0.6);
         this.trace({ kind: 'fault', fault: 'slowDisk', sid, on });
         this.members.get(sid)!.disk.setSlow(on);
+        return;
+      }
+      case 'slowDisks': {
+        // Every disk stalls for a while (a shared storage hiccup): syncs complete late everywhere.
+        const ms = r.range(50, 500);
+        this.trace({ kind: 'fault', fault: 'slowDisks', ms });
+        for (const m of this.members.values()) m.disk.setSlow(true);
+        this.scheduler.after(ms, () => {
+          if (this.phase !== 'faults') return;
+          for (const m of this.members.values()) m.disk.setSlow(false);
+        }, 'fault.slowDisksEnd');
         return;
       }
       case 'skew': {
@@ -421,6 +454,26 @@ export class SimCluster {
         return;
       }
     }
+  }
+
+  private healLater(ms: number): void {
+    const generation = ++this.partitionGeneration;
+    this.scheduler.after(ms, () => {
+      // Only heal the partition we made, not a newer one.
+      if (this.phase !== 'faults' || this.partitionGeneration !== generation || !this.partitioned) return;
+      this.trace({ kind: 'fault', fault: 'heal' });
+      this.net.heal();
+      this.partitioned = false;
+    }, 'fault.heal');
+  }
+
+  private onEstablished(sid: number): void {
+    if (this.phase !== 'faults' || this.crashNextLeaderWithin < 0) return;
+    const delay = this.crashNextLeaderWithin;
+    this.crashNextLeaderWithin = -1;
+    this.scheduler.after(delay, () => {
+      if (this.phase === 'faults') this.crashServer(sid);
+    }, 'fault.crashNextLeader');
   }
 
   private restartRandom(down: number[]): void {

@@ -90,6 +90,9 @@ export class SimNetwork<M = unknown> {
   private nextConn = 1;
   /** Partition group per node; null when the network is whole. */
   private groups: Map<NodeId, number> | null = null;
+  /** A silent partition keeps connections open and holds what crosses it until heal(). */
+  private silent = false;
+  private held: Array<() => void> = [];
   private readonly linkLatency = new Map<string, LatencyRange>();
   private readonly opts: Required<Omit<NetworkOptions, 'trace'>> & Pick<NetworkOptions, 'trace'>;
   readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, connects: 0, refused: 0, closes: 0 };
@@ -152,6 +155,10 @@ export class SimNetwork<M = unknown> {
   }
 
   private onAcceptEvent(c: Conn): void {
+    if (this.silent && c.state === 'connecting' && !this.reachable(c.a, c.b)) {
+      this.held.push(() => this.scheduler.after(this.draw(this.opts.connectLatency), () => this.onAcceptEvent(c), 'net.accept'));
+      return;
+    }
     const dst = this.nodes.get(c.b);
     if (c.state !== 'connecting' || !dst?.up || !this.reachable(c.a, c.b)) {
       c.state = 'closed';
@@ -188,10 +195,22 @@ export class SimNetwork<M = unknown> {
     const to = from === c.a ? c.b : c.a;
     const dir = from === c.a ? 0 : 1;
     const payload = this.prepare(msg);
-    const at = Math.max(this.scheduler.now() + this.draw(this.latencyOf(from, to)), c.last[dir]);
-    c.last[dir] = at;
+    if (this.silent && !this.reachable(from, to)) {
+      // Like TCP across a black hole: nothing arrives, nothing breaks; it all arrives after heal().
+      this.stats.sent++;
+      this.trace({ kind: 'send', conn, from, to, msg: payload });
+      this.held.push(() => this.schedule(c, dir, from, to, payload));
+      return;
+    }
     this.stats.sent++;
     this.trace({ kind: 'send', conn, from, to, msg: payload });
+    this.schedule(c, dir, from, to, payload);
+  }
+
+  private schedule(c: Conn, dir: 0 | 1, from: NodeId, to: NodeId, payload: M): void {
+    const conn = c.id;
+    const at = Math.max(this.scheduler.now() + this.draw(this.latencyOf(from, to)), c.last[dir]);
+    c.last[dir] = at;
     this.scheduler.at(at, () => {
       if (c.state !== 'open') {
         this.stats.dropped++;
@@ -253,6 +272,12 @@ export class SimNetwork<M = unknown> {
   }
 
   private notifyAfterDelay(node: NodeId, inc: number, conn: ConnId, peer: NodeId): void {
+    const st = this.nodes.get(peer);
+    if (this.silent && st?.up && !this.reachable(node, peer)) {
+      // The peer closed on purpose; its FIN/RST crosses the black hole only after heal().
+      this.held.push(() => this.notifyAfterDelay(node, inc, conn, peer));
+      return;
+    }
     this.scheduler.after(this.draw(this.opts.closeDelay), () => this.notify(node, inc, (h) => h.onClosed?.(conn, peer)), 'net.closed');
   }
 
@@ -269,15 +294,38 @@ export class SimNetwork<M = unknown> {
    * Connections across groups break now; new ones across groups are refused until heal().
    */
   partition(groups: readonly (readonly NodeId[])[]): void {
+    this.releaseHeld();
     const map = new Map<NodeId, number>();
     groups.forEach((g, i) => g.forEach((n) => map.set(n, i)));
     this.groups = map;
+    this.silent = false;
     for (const c of this.conns.values()) if (!this.reachable(c.a, c.b)) this.closeConn(c);
   }
 
-  /** Ends the partition. Nothing reconnects by itself. */
+  /**
+   * A black-hole partition: connections across groups stay open but carry nothing (no data, no
+   * connect, no close) until heal(), when everything held goes through in order, as TCP would
+   * retransmit it. Only timeouts notice it: this is how a frozen or unplugged server looks.
+   */
+  partitionSilently(groups: readonly (readonly NodeId[])[]): void {
+    this.releaseHeld();
+    const map = new Map<NodeId, number>();
+    groups.forEach((g, i) => g.forEach((n) => map.set(n, i)));
+    this.groups = map;
+    this.silent = true;
+  }
+
+  /** Ends the partition; what a silent partition held is delivered. Nothing reconnects by itself. */
   heal(): void {
     this.groups = null;
+    this.silent = false;
+    this.releaseHeld();
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const fn of held) fn();
   }
 
   reachable(a: NodeId, b: NodeId): boolean {

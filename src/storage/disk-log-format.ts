@@ -79,9 +79,12 @@ export function encodedSize(records: readonly LogRecord[]): number {
   return n;
 }
 
-/** Encodes records into one fresh buffer of exactly `bytes` bytes (see encodedSize). */
-export function encodeRecords(records: readonly LogRecord[], bytes: number): Buffer {
-  const buf = Buffer.allocUnsafe(bytes);
+/**
+ * Encodes records into `bytes` bytes (see encodedSize): at the start of `into` when given (it must be
+ * large enough), else into a fresh buffer. Returns exactly the encoded bytes.
+ */
+export function encodeRecords(records: readonly LogRecord[], bytes: number, into?: Buffer): Buffer {
+  const buf = into ? into.subarray(0, bytes) : Buffer.allocUnsafe(bytes);
   // DataView setters skip Buffer's per-call argument checks: this loop is the append hot path.
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let off = 0;

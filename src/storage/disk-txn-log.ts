@@ -101,6 +101,7 @@ export class DiskTxnLog implements TxnLog {
   private tail: Zxid;
   private chain: Promise<void> = Promise.resolve();
   private openGroup: Group | null = null;
+  private scratch: Buffer | null = null;
   private failure: unknown = null;
   private closed = false;
   private readonly counters: TxnLogStats = { appendCalls: 0, flushes: 0, dataSyncs: 0, dirSyncs: 0, bytesWritten: 0 };
@@ -263,13 +264,15 @@ export class DiskTxnLog implements TxnLog {
     if (this.openGroup === g) this.openGroup = null;
     if (this.failure !== null) return g.reject(new StorageFailedError(`txn log in ${this.dir}`, this.failure));
     try {
-      const batch = encodeRecords(g.records, g.bytes);
+      // Small batches are written inline, so one scratch buffer serves them all (no allocation per flush).
+      const inline = g.bytes <= INLINE_WRITE_MAX_BYTES;
+      const batch = encodeRecords(g.records, g.bytes, inline ? (this.scratch ??= Buffer.allocUnsafe(INLINE_WRITE_MAX_BYTES)) : undefined);
       if (this.fd === null || this.size >= this.segmentBytes) {
         await this.startSegment(g.records[0]!.zxid, batch);
       } else {
         // A small write only copies into the page cache: doing it inline saves a thread-pool round trip
         // per flush (the fdatasync is what waits for the disk). Big batches keep the event loop free.
-        if (batch.length <= INLINE_WRITE_MAX_BYTES) writeAllSync(this.fd, batch, this.size);
+        if (inline) writeAllSync(this.fd, batch, this.size);
         else await writeAll(this.fd, batch, this.size);
         this.counters.flushes++;
         this.counters.bytesWritten += batch.length;
@@ -292,12 +295,12 @@ export class DiskTxnLog implements TxnLog {
   private async startSegment(first: Zxid, batch: Buffer): Promise<void> {
     const seg: Segment = { first, name: segmentName(first) };
     const tmp = path.join(this.dir, seg.name + TMP_SUFFIX);
-    const header = encodeSegmentHeader(this.clusterId);
+    const bytes = Buffer.concat([encodeSegmentHeader(this.clusterId), batch]); // copies `batch` out of the scratch buffer
     const fd = await openFd(tmp, 'w+');
     try {
-      await writeAll(fd, Buffer.concat([header, batch]), 0);
+      await writeAll(fd, bytes, 0);
       this.counters.flushes++;
-      this.counters.bytesWritten += header.length + batch.length;
+      this.counters.bytesWritten += bytes.length;
       if (this.sync) {
         await fdatasync(fd);
         this.counters.dataSyncs++;
@@ -310,7 +313,7 @@ export class DiskTxnLog implements TxnLog {
     }
     if (this.fd !== null) await closeFd(this.fd);
     this.fd = fd;
-    this.size = header.length + batch.length;
+    this.size = bytes.length;
     this.segments.push(seg);
   }
 
