@@ -46,6 +46,8 @@ export interface FollowerContext {
   syncTarget: Zxid;
   snapshotZxid: Zxid;
   synced: boolean;
+  /** attempts to reach the leader so far: bounded by initLimit */
+  connectAttempts: number;
   failure: string;
 }
 
@@ -117,9 +119,12 @@ export const followerMachine = setup({
     isPing: ({ event }) => isQuorumMsg(event, 'PING'),
     isSyncReply: ({ event }) => isQuorumMsg(event, 'SYNCREPLY'),
     fromLeaderConnection: ({ context, event }) => event.type === 'PEER_DISCONNECTED' && event.sid === context.leader,
+    mayRetryConnect: ({ context }) =>
+      context.connectAttempts * context.timing.connectRetryMs < context.timing.initLimit * context.timing.tickTime,
   },
   actions: {
     connect: ({ context }) => context.io({ type: 'connect', leader: context.leader }),
+    countConnectAttempt: assign(({ context }) => ({ connectAttempts: context.connectAttempts + 1 })),
     sendFollowerInfo: ({ context }) =>
       context.io({
         type: 'send',
@@ -260,6 +265,7 @@ export const followerMachine = setup({
     syncTarget: 0n,
     snapshotZxid: 0n,
     synced: false,
+    connectAttempts: 0,
     failure: '',
   }),
   initial: 'connecting',
@@ -280,16 +286,25 @@ export const followerMachine = setup({
     connecting: {
       initial: 'dialing',
       entry: { type: 'reportRole', params: { phase: 'connecting' } },
-      after: { initTimeout: { target: 'failed', actions: { type: 'fail', params: { reason: 'could not reach the leader within initLimit' } } } },
       states: {
         dialing: {
           entry: 'connect',
+          after: {
+            initTimeout: { target: '#follower.failed', actions: { type: 'fail', params: { reason: 'no answer from the leader within initLimit' } } },
+          },
           on: {
             LEADER_CONNECTED: '#follower.session',
-            LEADER_CONNECT_FAILED: 'pausing',
+            LEADER_CONNECT_FAILED: { target: 'pausing', actions: 'countConnectAttempt' },
           },
         },
-        pausing: { after: { connectRetry: 'dialing' } },
+        pausing: {
+          after: {
+            connectRetry: [
+              { guard: 'mayRetryConnect', target: 'dialing' },
+              { target: '#follower.failed', actions: { type: 'fail', params: { reason: 'could not reach the leader within initLimit' } } },
+            ],
+          },
+        },
       },
     },
     session: {
@@ -306,6 +321,13 @@ export const followerMachine = setup({
               states: {
                 awaitingLeaderInfo: {
                   on: {
+                    // The leader may still be finishing its election and refuse us: try again
+                    // (ZooKeeper retries the connection for initLimit as well).
+                    PEER_DISCONNECTED: {
+                      guard: and(['fromLeaderConnection', 'mayRetryConnect']),
+                      target: '#follower.connecting.pausing',
+                      actions: 'countConnectAttempt',
+                    },
                     QUORUM_MESSAGE: [
                       { guard: 'isLeaderInfo', target: 'checkingEpoch', actions: 'takeEpoch' },
                       { target: '#follower.failed', actions: 'failWithEvent' },

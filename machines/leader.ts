@@ -348,9 +348,6 @@ export const leaderMachine = setup({
       context.io({ type: 'log', level: 'warn', msg: `leader of epoch ${context.epoch} steps down: ${reason}` });
       return { failure: reason };
     }),
-    closeLearners: ({ context }) => {
-      for (const key in context.learners) context.learners[key]!.ref.send({ type: 'STOP', reason: 'leader stepping down' });
-    },
     reportPhase: ({ context }, params: { phase: string }) =>
       context.io({ type: 'role', role: 'leading', phase: params.phase, leader: context.self, epoch: context.epoch || context.currentEpoch }),
   },
@@ -496,10 +493,8 @@ export const leaderMachine = setup({
         },
       },
     },
-    failed: {
-      type: 'final',
-      entry: 'closeLearners',
-    },
+    // Stopping this machine stops its handlers; the runtime's quiesce closes their connections.
+    failed: { type: 'final' },
   },
   output: ({ context }) => ({ reason: context.failure || 'leader stopped' }),
 });

@@ -7,6 +7,9 @@ import { Command, CommanderError } from 'commander';
 import { CliError, EXIT } from './errors.js';
 import { processIo, type CliIo } from './io.js';
 import { registerSim } from './sim.js';
+import { registerServer } from './server.js';
+import { registerEnsemble } from './ensemble.js';
+import { registerClient, registerStatus } from './client.js';
 import { packageVersion } from './version.js';
 
 export interface CliContext {
@@ -19,7 +22,7 @@ export interface CliContext {
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
 /** The subcommands, in the order `zab --help` lists them. Add a command by appending its register function. */
-export const COMMANDS: RegisterCommand[] = [registerSim];
+export const COMMANDS: RegisterCommand[] = [registerSim, registerServer, registerEnsemble, registerClient, registerStatus];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('zab')

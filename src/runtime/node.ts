@@ -184,6 +184,7 @@ export class ZabNode implements TransportHandler {
     );
     this.o.transport.attach(this);
     this.actor = createActor(this.o.machine ?? peerMachine, {
+      id: `peer-${this.sid}`,
       input: { self: this.sid, quorum: this.o.quorum, timing: this.o.timing, io: (e) => this.execute(e), facts },
       clock: { setTimeout: (fn, ms) => this.o.clock.setTimeout(fn, ms), clearTimeout: (h) => this.o.clock.clearTimeout(h) },
       ...(this.o.inspect ? { inspect: this.o.inspect } : {}),

@@ -131,6 +131,8 @@ export class SimCluster {
   private clientsPending = new Map<number, number>();
   private partitioned = false;
   private crashNextLeaderWithin = -1;
+  private quietUntil = 0;
+  private crashAfterSend: { sid: number; type: string; delay?: number; restartAfter?: number } | null = null;
   private partitionGeneration = 0;
 
   constructor(options: SimOptions) {
@@ -200,7 +202,7 @@ export class SimCluster {
     m.incarnation++;
     const stores = m.disk.open();
     const app = new KvRegister();
-    const transport = new SimTransport(sid, this.net, this.o.wire);
+    const transport = new SimTransport(sid, this.net, this.o.wire, (msg) => this.onSent(sid, msg.type));
     const clock = m.clock;
     const inspect = this.o.trace
       ? (ev: InspectionEvent) => {
@@ -346,21 +348,29 @@ export class SimCluster {
     const delay = heavy ? this.faultRng.range(30, 400) : this.faultRng.range(300, 1500);
     this.scheduler.after(delay, () => {
       if (this.phase !== 'faults') return;
-      this.injectFault(heavy);
+      // A composite fault plays out undisturbed.
+      if (this.scheduler.now() >= this.quietUntil) this.injectFault(heavy);
       this.scheduleFault();
     }, 'fault');
   }
 
   private injectFault(heavy: boolean): void {
+    const kinds: string[] = ['crash', 'restart', 'cut', 'partition', 'heal'];
+    if (heavy)
+      kinds.push(
+        'crashLeader', 'isolateLeader', 'isolateLeader', 'slowDisk', 'slowDisks', 'skew', 'crash',
+        'powerLoss', 'crashNextLeader', 'crashNextLeader', 'crashAfterSend', 'crashAfterSend',
+        'staleLeaderReturns', 'powerLossDuringStall',
+      );
+    else kinds.push('restart', 'heal', 'slowDisk', 'skew');
+    this.injectNamed(this.faultRng.pick(kinds), heavy);
+  }
+
+  private injectNamed(kind: string, heavy = true): void {
     const r = this.faultRng;
     const up = this.up();
     const down = this.down();
     const n = this.o.nodes;
-    const kinds: string[] = ['crash', 'restart', 'cut', 'partition', 'heal'];
-    if (heavy)
-      kinds.push('crashLeader', 'isolateLeader', 'isolateLeader', 'slowDisk', 'slowDisks', 'skew', 'crash', 'powerLoss', 'crashNextLeader', 'crashNextLeader');
-    else kinds.push('restart', 'heal', 'slowDisk', 'skew');
-    const kind = r.pick(kinds);
     this.faultsInjected++;
     switch (kind) {
       case 'crash': {
@@ -379,9 +389,70 @@ export class SimCluster {
       case 'restart':
         return this.restartRandom(down);
       case 'powerLoss': {
-        // Every server loses power at once: only what was durable survives.
+        // Every server loses power at once: only what was durable survives. Power comes back and
+        // the servers boot one by one, in any order.
         this.trace({ kind: 'fault', fault: 'powerLoss' });
         for (const sid of up) this.crashServer(sid);
+        for (const sid of r.shuffle([...this.members.keys()])) {
+          this.scheduler.after(r.range(20, 600), () => {
+            if (this.phase !== 'faults' || this.members.get(sid)!.node) return;
+            this.trace({ kind: 'fault', fault: 'restart', sid });
+            this.startServer(sid).catch((err: unknown) => this.fail(err));
+          }, 'fault.powerBack');
+        }
+        return;
+      }
+      case 'staleLeaderReturns': {
+        // A composite seen in real outages: the leader drops off the network silently and keeps
+        // taking writes it cannot commit; the others elect a leader that dies (or its follower
+        // does) right after establishing; then the old leader comes back with its stale tail.
+        const leaders = this.leaders();
+        if (leaders.length === 0) return;
+        const l = r.pick(leaders);
+        const groups = [[l], [...this.members.keys()].filter((x) => x !== l)];
+        this.trace({ kind: 'fault', fault: 'staleLeaderReturns', groups });
+        this.net.partitionSilently(groups);
+        this.partitioned = true;
+        // Its own clients keep writing to it: a tail nobody else has.
+        const writes = r.int(1, 4);
+        for (let i = 0; i < writes; i++) {
+          this.submit(l, { op: 'put', key: `stale${i}`, value: `from-${l}` }, `stale-${l}-${this.faultsInjected}-${i}`).catch(
+            () => undefined,
+          );
+        }
+        // Dies at once: before it can propose anything in its new epoch.
+        this.crashNextLeaderWithin = 0;
+        this.crashAfterSend = null;
+        if (r.chance(0.5)) {
+          // A follower of the next leader dies just after acking NEWLEADER, its disk stalled.
+          const sid = r.pick(groups[1]!);
+          this.members.get(sid)!.disk.setSlow(true);
+          this.crashAfterSend = { sid, type: 'ACKNEWLEADER', delay: r.range(1, 3), restartAfter: r.range(30, 200) };
+        }
+        const healIn = r.range(700, 1800);
+        this.healLater(healIn);
+        this.quietUntil = this.scheduler.now() + healIn + 300;
+        return;
+      }
+      case 'powerLossDuringStall': {
+        // Power fails while every disk is stalled: whatever was acked before its sync is exposed.
+        this.trace({ kind: 'fault', fault: 'powerLossDuringStall' });
+        this.quietUntil = this.scheduler.now() + 700;
+        for (const m of this.members.values()) m.disk.setSlow(true);
+        this.scheduler.after(r.range(5, 50), () => {
+          if (this.phase !== 'faults') return;
+          for (const m of this.members.values()) m.disk.setSlow(false);
+          this.injectNamed('powerLoss');
+        }, 'fault.powerLossDuringStall');
+        return;
+      }
+      case 'crashAfterSend': {
+        // A process dies right after writing a given message to its socket (a crash point that
+        // matters: after ACK, after ACKNEWLEADER, after COMMIT, ...).
+        const sid = r.pick([...this.members.keys()]);
+        const type = r.pick(['ACK', 'ACKNEWLEADER', 'ACKEPOCH', 'NEWLEADER', 'COMMIT', 'UPTODATE', 'PROPOSAL', 'LEADERINFO', 'FOLLOWERINFO']);
+        this.trace({ kind: 'fault', fault: 'crashAfterSend', sid, type });
+        this.crashAfterSend = { sid, type };
         return;
       }
       case 'crashNextLeader':
@@ -465,6 +536,23 @@ export class SimCluster {
       this.net.heal();
       this.partitioned = false;
     }, 'fault.heal');
+  }
+
+  private onSent(sid: number, type: string): void {
+    const armed = this.crashAfterSend;
+    if (!armed || armed.sid !== sid || armed.type !== type || this.phase !== 'faults') return;
+    this.crashAfterSend = null;
+    this.scheduler.after(armed.delay ?? 0, () => {
+      if (this.phase !== 'faults') return;
+      this.crashServer(sid);
+      if (armed.restartAfter === undefined) return;
+      this.scheduler.after(armed.restartAfter, () => {
+        if (this.phase !== 'faults' || this.members.get(sid)!.node) return;
+        this.members.get(sid)!.disk.setSlow(false);
+        this.trace({ kind: 'fault', fault: 'restart', sid });
+        this.startServer(sid).catch((err: unknown) => this.fail(err));
+      }, 'fault.reboot');
+    }, 'fault.crashAfterSend');
   }
 
   private onEstablished(sid: number): void {

@@ -26,6 +26,8 @@ export class SimTransport implements PeerTransport {
     private readonly self: ServerId,
     private readonly net: SimNetwork<SimWire>,
     private readonly wire: boolean,
+    /** told of every quorum message this server sends (fault injection: crash right after a send) */
+    private readonly onSent?: (msg: QuorumMessage) => void,
   ) {
     net.attach(self, {
       onConnected: (conn, peer) => this.onConnected(conn, peer),
@@ -68,6 +70,7 @@ export class SimTransport implements PeerTransport {
     if (this.down) return;
     const conn = this.quorum.get(to);
     if (conn !== undefined) this.net.send(this.self, conn, this.pack('Q', msg));
+    this.onSent?.(msg);
   }
 
   broadcast(to: readonly ServerId[], msg: QuorumMessage): void {
@@ -77,6 +80,7 @@ export class SimTransport implements PeerTransport {
       const conn = this.quorum.get(sid);
       if (conn !== undefined) this.net.send(this.self, conn, wire);
     }
+    this.onSent?.(msg);
   }
 
   close(sid: ServerId): void {

@@ -1,10 +1,11 @@
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DiskTxnLog, type DiskTxnLogOptions } from '../../src/storage/disk-txn-log.js';
-import { ClusterIdMismatchError, LogCorruptionError } from '../../src/storage/disk-errors.js';
+import { ClusterIdMismatchError, LogCorruptionError, StorageFailedError } from '../../src/storage/disk-errors.js';
 import { encodeRecords, encodeSegmentHeader, encodedSize, segmentName } from '../../src/storage/disk-log-format.js';
 import type { LogRecord, TxnLog } from '../../src/storage/ports.js';
 import { makeZxid, type Zxid } from '../../src/zxid.js';
@@ -143,12 +144,26 @@ describe('group commit', () => {
     const first = recs(2, 51).map((r) => log.append([r]));
     // Microtasks only: the first group's flush starts, and its I/O cannot complete before a macrotask.
     for (let i = 0; i < 20; i++) await Promise.resolve();
-    expect(log.stats.flushes).toBe(before.flushes);
+    expect(log.stats.dataSyncs).toBe(before.dataSyncs); // the first fdatasync has not completed
     const second = recs(52, 101).map((r) => log.append([r]));
     await Promise.all([...first, ...second]);
     expect(log.stats.flushes - before.flushes).toBe(2);
     expect(log.stats.dataSyncs - before.dataSyncs).toBe(2);
     expect((await readAll(log)).map((r) => r.zxid)).toEqual(recs(1, 101).map((r) => r.zxid));
+  });
+
+  it('splits a huge burst into bounded groups, in order', async () => {
+    const dir = await tempDir();
+    const log = await open(dir, { fsync: false });
+    const big = recs(1, 20, 1024 * 1024);
+    await Promise.all(big.map((r) => log.append([r])));
+    expect(log.stats.flushes).toBeGreaterThan(1);
+    expect(log.stats.flushes).toBeLessThan(20);
+    await log.close();
+    const again = await open(dir);
+    const back = await readAll(again);
+    expect(back.map((r) => r.zxid)).toEqual(big.map((r) => r.zxid));
+    for (const [i, r] of back.entries()) expect(Buffer.compare(r.data, big[i]!.data)).toBe(0);
   });
 
   it('keeps order and content with many concurrent appenders of batches', async () => {
@@ -251,6 +266,51 @@ describe('truncateAfter', () => {
     await log.truncateAfter(makeZxid(1, 3));
     await log.truncateAfter(makeZxid(5, 0));
     expect(log.lastZxid()).toBe(makeZxid(1, 3));
+  });
+});
+
+describe('truncateAfter crash points', () => {
+  it('every intermediate state (later segments deleted newest first, then the cut) reopens as a prefix holding all records <= the point', async () => {
+    const dir = await tempDir();
+    const log = await open(dir, { segmentBytes: 100 });
+    for (let c = 1; c <= 12; c += 2) await log.append(recs(c, c + 1, 40)); // six segments of two records
+    await log.close();
+    const files = await segmentFiles(dir);
+    const saved = new Map<string, Buffer>();
+    for (const f of files) saved.set(f, await fsp.readFile(path.join(dir, f)));
+    const point = makeZxid(1, 5); // lives in the third segment
+    const all = recs(1, 12).map((r) => r.zxid);
+    // Crash after deleting the newest `deleted` of the three later segments (the cut not yet made).
+    for (let deleted = 0; deleted <= 3; deleted++) {
+      const crashDir = await tempDir();
+      for (const f of files.slice(0, files.length - deleted)) await fsp.writeFile(path.join(crashDir, f), saved.get(f)!);
+      const reopened = await open(crashDir, { segmentBytes: 100 });
+      const zxids = (await readAll(reopened)).map((r) => r.zxid);
+      expect(zxids).toEqual(all.slice(0, zxids.length)); // a prefix: no gap, nothing resurrected out of order
+      expect(zxids).toEqual(expect.arrayContaining(all.filter((z) => z <= point)));
+      await reopened.truncateAfter(point); // the retried TRUNC completes
+      expect((await readAll(reopened)).map((r) => r.zxid)).toEqual(all.filter((z) => z <= point));
+    }
+  });
+});
+
+describe('failures', () => {
+  it('a failed fdatasync rejects the append and poisons the log until reopened', async () => {
+    const dir = await tempDir();
+    const log = await open(dir, { fsync: true });
+    await log.append(recs(1, 1));
+    const spy = vi.spyOn(fs, 'fdatasync').mockImplementationOnce((_fd, cb) => cb(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })));
+    try {
+      await expect(log.append(recs(2, 2))).rejects.toThrow(/EIO/);
+    } finally {
+      spy.mockRestore();
+    }
+    await expect(log.append(recs(3, 3))).rejects.toThrow(StorageFailedError);
+    await expect(log.truncateAfter(makeZxid(1, 1))).rejects.toThrow(StorageFailedError);
+    expect(log.lastZxid()).toBe(makeZxid(1, 1));
+    await log.close();
+    const again = await open(dir);
+    expect(again.lastZxid() >= makeZxid(1, 1)).toBe(true);
   });
 });
 

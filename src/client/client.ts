@@ -1,0 +1,385 @@
+/**
+ * ZabClient: the client library. One connection at a time to one server of the ensemble; many requests
+ * in flight on it, answered in order. Promise methods for each request, and observables for what
+ * happens (`connection$`, `results$`, `watchStatus$`).
+ *
+ * Failover: when the connection is lost, or a server answers NotServing (it is electing or syncing),
+ * the client moves to the next server (with exponential backoff once it has tried them all) and
+ * re-sends what it may: requests never sent or refused as NotServing always; requests whose outcome is
+ * unknown (sent on a connection that broke, or answered ConnectionLoss) only if repeating them is
+ * harmless: get, sync, status and, unless `retryPut: false`, put (it sets the same value again).
+ * cas and delete then fail with code ConnectionLoss: read the key to find out what happened.
+ */
+import net from 'node:net';
+import { Observable, Subject, catchError, EMPTY, exhaustMap, from, timer } from 'rxjs';
+import { encodeFrame, FrameDecoder } from '../codec/frame.js';
+import {
+  DEFAULT_CLIENT_MAX_FRAME_BYTES,
+  encodeMessage,
+  formatHostPort,
+  parseHostPorts,
+  parseResponse,
+  type ClientErrorCode,
+  type ClientOp,
+  type ClientResponse,
+  type GetResult,
+  type ServerStatus,
+  type SyncResult,
+  type WriteResult,
+} from '../server/client-protocol.js';
+
+export type { GetResult, ServerStatus, SyncResult, WriteResult } from '../server/client-protocol.js';
+
+export type ZabClientErrorCode = ClientErrorCode | 'Timeout' | 'Closed' | 'Protocol';
+
+export class ZabClientError extends Error {
+  override readonly name = 'ZabClientError';
+  constructor(
+    readonly code: ZabClientErrorCode,
+    message: string,
+    /** for BadVersion/NoNode: the zxid of the txn that recorded the failed condition */
+    readonly zxid?: string,
+    /** the server that answered (or was being talked to) */
+    readonly server?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ZabClientOptions {
+  /** `host:port,host:port` or a list */
+  servers: string | readonly { host: string; port: number }[];
+  /** a request not answered within this many ms fails with code Timeout (default 15000) */
+  requestTimeoutMs?: number;
+  /** give up on one connection attempt after this many ms (default 2000) */
+  connectTimeoutMs?: number;
+  /** backoff between rounds over all servers: from min doubling to max (defaults 50, 1000) */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** try servers in random order (default true), like ZooKeeper's client */
+  shuffle?: boolean;
+  /** re-send a put whose outcome is unknown after a failover (default true) */
+  retryPut?: boolean;
+  maxFrameBytes?: number;
+}
+
+export interface ConnectionEvent {
+  state: 'connecting' | 'connected' | 'disconnected';
+  server: string;
+  reason?: string;
+}
+
+export interface ResultEvent {
+  id: number;
+  op: ClientOp;
+  ok: boolean;
+  server: string | null;
+  ms: number;
+  result?: unknown;
+  error?: { code: ZabClientErrorCode; message: string };
+}
+
+type Call =
+  | { op: 'put'; key: string; value: string }
+  | { op: 'cas'; key: string; expectedVersion: number; value: string }
+  | { op: 'delete'; key: string; expectedVersion?: number }
+  | { op: 'get'; key: string }
+  | { op: 'sync' }
+  | { op: 'status' };
+
+interface Pending {
+  id: number;
+  call: Call;
+  resolve(v: unknown): void;
+  reject(e: ZabClientError): void;
+  timer: ReturnType<typeof setTimeout>;
+  /** the connection it was sent on, or null while queued */
+  sentOn: Conn | null;
+  startedAt: number;
+}
+
+interface Conn {
+  socket: net.Socket;
+  server: string;
+  ready: boolean;
+  /** no new requests: waiting for the in-flight ones, then moving to another server */
+  draining: boolean;
+  inFlight: number;
+  lastHeard: number;
+}
+
+export class ZabClient {
+  private readonly servers: { host: string; port: number }[];
+  private readonly o: Required<Omit<ZabClientOptions, 'servers'>>;
+  private next = 0;
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+  private conn: Conn | null = null;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private failures = 0;
+  private closed = false;
+  private lastConnectError = '';
+  private readonly connectionSubject = new Subject<ConnectionEvent>();
+  private readonly resultSubject = new Subject<ResultEvent>();
+  /** connection state changes */
+  readonly connection$: Observable<ConnectionEvent> = this.connectionSubject.asObservable();
+  /** every finished request, successful or not */
+  readonly results$: Observable<ResultEvent> = this.resultSubject.asObservable();
+
+  constructor(options: ZabClientOptions) {
+    this.servers = typeof options.servers === 'string' ? parseHostPorts(options.servers) : [...options.servers];
+    if (this.servers.length === 0) throw new Error('ZabClient: no servers given');
+    this.o = {
+      requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+      backoffMinMs: options.backoffMinMs ?? 50,
+      backoffMaxMs: options.backoffMaxMs ?? 1000,
+      shuffle: options.shuffle ?? true,
+      retryPut: options.retryPut ?? true,
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_CLIENT_MAX_FRAME_BYTES,
+    };
+    if (this.o.shuffle) {
+      for (let i = this.servers.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [this.servers[i], this.servers[j]] = [this.servers[j]!, this.servers[i]!];
+      }
+    }
+  }
+
+  put(key: string, value: string): Promise<WriteResult> {
+    return this.request({ op: 'put', key, value }) as Promise<WriteResult>;
+  }
+
+  /** Sets key to value if its version is expectedVersion (0: if it does not exist). */
+  cas(key: string, expectedVersion: number, value: string): Promise<WriteResult> {
+    return this.request({ op: 'cas', key, expectedVersion, value }) as Promise<WriteResult>;
+  }
+
+  delete(key: string, expectedVersion?: number): Promise<WriteResult> {
+    return this.request(expectedVersion === undefined ? { op: 'delete', key } : { op: 'delete', key, expectedVersion }) as Promise<WriteResult>;
+  }
+
+  /** Served from the connected server's state: sync() first to see every write committed before. */
+  get(key: string): Promise<GetResult> {
+    return this.request({ op: 'get', key }) as Promise<GetResult>;
+  }
+
+  sync(): Promise<SyncResult> {
+    return this.request({ op: 'sync' }) as Promise<SyncResult>;
+  }
+
+  status(): Promise<ServerStatus> {
+    return this.request({ op: 'status' }) as Promise<ServerStatus>;
+  }
+
+  /** The connected server's status every intervalMs (failed polls are skipped). */
+  watchStatus$(intervalMs = 1000): Observable<ServerStatus> {
+    return timer(0, intervalMs).pipe(exhaustMap(() => from(this.status()).pipe(catchError(() => EMPTY))));
+  }
+
+  /** host:port of the server currently connected, if any. */
+  currentServer(): string | null {
+    return this.conn?.ready ? this.conn.server : null;
+  }
+
+  /** Fails every pending request with code Closed and closes the connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    for (const p of [...this.pending.values()]) this.finish(p, new ZabClientError('Closed', 'client closed'));
+    const c = this.conn;
+    this.conn = null;
+    if (c) {
+      await new Promise<void>((resolve) => {
+        if (c.socket.destroyed) resolve();
+        else {
+          c.socket.once('close', () => resolve());
+          c.socket.destroy();
+        }
+      });
+    }
+    this.connectionSubject.complete();
+    this.resultSubject.complete();
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  private request(call: Call): Promise<unknown> {
+    if (this.closed) return Promise.reject(new ZabClientError('Closed', 'client closed'));
+    const id = ++this.seq;
+    return new Promise<unknown>((resolve, reject) => {
+      const p: Pending = {
+        id,
+        call,
+        resolve,
+        reject,
+        sentOn: null,
+        startedAt: performance.now(),
+        timer: setTimeout(() => this.onTimeout(p), this.o.requestTimeoutMs),
+      };
+      this.pending.set(id, p);
+      const c = this.conn;
+      if (c?.ready && !c.draining) this.send(c, p);
+      else this.ensureConnecting();
+    });
+  }
+
+  private send(c: Conn, p: Pending): void {
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(encodeMessage({ id: p.id, ...p.call }), { maxFrameSize: this.o.maxFrameBytes });
+    } catch (err) {
+      this.finish(p, new ZabClientError('BadRequest', `request cannot be sent: ${err instanceof Error ? err.message : String(err)}`));
+      return;
+    }
+    p.sentOn = c;
+    c.inFlight++;
+    c.socket.write(frame);
+  }
+
+  private finish(p: Pending, outcome: ZabClientError | { result: unknown }, server: string | null = null): void {
+    if (!this.pending.delete(p.id)) return;
+    clearTimeout(p.timer);
+    const ms = performance.now() - p.startedAt;
+    if (outcome instanceof ZabClientError) {
+      p.reject(outcome);
+      if (!this.resultSubject.closed) {
+        this.resultSubject.next({ id: p.id, op: p.call.op, ok: false, server, ms, error: { code: outcome.code, message: outcome.message } });
+      }
+    } else {
+      p.resolve(outcome.result);
+      if (!this.resultSubject.closed) this.resultSubject.next({ id: p.id, op: p.call.op, ok: true, server, ms, result: outcome.result });
+    }
+  }
+
+  private onTimeout(p: Pending): void {
+    const c = p.sentOn;
+    const why = c ? '' : this.lastConnectError ? ` (never sent: ${this.lastConnectError})` : ' (never sent: no server connected)';
+    this.finish(p, new ZabClientError('Timeout', `${p.call.op} not answered within ${this.o.requestTimeoutMs} ms${why}`, undefined, c?.server));
+    // A server that answers nothing for a whole timeout is hung or cut off: try another.
+    if (c && c === this.conn && performance.now() - c.lastHeard >= this.o.requestTimeoutMs) {
+      this.drop(c, 'no answer within the request timeout');
+    }
+  }
+
+  private retryable(p: Pending): boolean {
+    const op = p.call.op;
+    return op === 'get' || op === 'sync' || op === 'status' || (op === 'put' && this.o.retryPut);
+  }
+
+  // ------------------------------------------------------------------ connection
+
+  private ensureConnecting(): void {
+    if (this.closed || this.conn || this.reconnectTimer) return;
+    this.connect();
+  }
+
+  private connect(): void {
+    const target = this.servers[this.next % this.servers.length]!;
+    this.next++;
+    const server = formatHostPort(target);
+    const socket = net.connect({ host: target.host, port: target.port });
+    const c: Conn = { socket, server, ready: false, draining: false, inFlight: 0, lastHeard: performance.now() };
+    this.conn = c;
+    this.connectionSubject.next({ state: 'connecting', server });
+    socket.setNoDelay(true);
+    socket.setTimeout(this.o.connectTimeoutMs);
+    const decoder = new FrameDecoder({ maxFrameSize: this.o.maxFrameBytes });
+    socket.on('timeout', () => {
+      if (!c.ready) socket.destroy(new Error(`connect timed out after ${this.o.connectTimeoutMs} ms`));
+    });
+    socket.on('connect', () => {
+      socket.setTimeout(0);
+      c.ready = true;
+      this.lastConnectError = '';
+      this.connectionSubject.next({ state: 'connected', server });
+      const queued = [...this.pending.values()].filter((p) => p.sentOn === null).sort((a, b) => a.id - b.id);
+      socket.cork();
+      for (const p of queued) this.send(c, p);
+      socket.uncork();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      c.lastHeard = performance.now();
+      const { frames, error } = decoder.push(chunk);
+      for (const f of frames) {
+        const resp = parseResponse(f);
+        if (typeof resp === 'string') {
+          this.drop(c, `bad response from server: ${resp}`);
+          return;
+        }
+        this.onResponse(c, resp);
+      }
+      if (error) this.drop(c, `bad frame from server: ${error.message}`);
+    });
+    let lastError = '';
+    socket.on('error', (err) => {
+      lastError = err.message;
+    });
+    socket.on('close', () => {
+      if (!c.ready) this.lastConnectError = `${server}: ${lastError || 'connection closed'}`;
+      this.onClosed(c, lastError || 'connection closed by the server');
+    });
+  }
+
+  private onResponse(c: Conn, resp: ClientResponse): void {
+    c.inFlight = Math.max(0, c.inFlight - 1);
+    const p = this.pending.get(resp.id);
+    if (p && p.sentOn === c) {
+      if (resp.ok) {
+        this.failures = 0;
+        this.finish(p, { result: resp.result }, c.server);
+      } else {
+        const code = resp.error.code as ClientErrorCode;
+        if (code === 'NotServing') {
+          p.sentOn = null; // never ordered: safe to send again elsewhere
+          c.draining = true;
+        } else if (code === 'ConnectionLoss') {
+          c.draining = true;
+          if (this.retryable(p)) p.sentOn = null;
+          else this.finish(p, new ZabClientError('ConnectionLoss', resp.error.message, undefined, c.server), c.server);
+        } else {
+          this.failures = 0;
+          this.finish(p, new ZabClientError(code, resp.error.message, resp.error.zxid, c.server), c.server);
+        }
+      }
+    }
+    if (c.draining && c.inFlight === 0) this.drop(c, 'server is not serving');
+  }
+
+  /** Closes a connection; what was in flight on it is handled in onClosed. */
+  private drop(c: Conn, reason: string): void {
+    if (c.socket.destroyed) {
+      this.onClosed(c, reason);
+      return;
+    }
+    c.socket.destroy(new Error(reason));
+  }
+
+  private onClosed(c: Conn, reason: string): void {
+    if (this.conn !== c) return;
+    this.conn = null;
+    if (c.ready) this.connectionSubject.next({ state: 'disconnected', server: c.server, reason });
+    for (const p of [...this.pending.values()].sort((a, b) => a.id - b.id)) {
+      if (p.sentOn !== c) continue;
+      if (this.retryable(p)) p.sentOn = null;
+      else {
+        this.finish(
+          p,
+          new ZabClientError('ConnectionLoss', `connection to ${c.server} lost (${reason}) with ${p.call.op} in flight: it may or may not have been applied`, undefined, c.server),
+          c.server,
+        );
+      }
+    }
+    if (this.closed) return;
+    if (this.pending.size === 0) return; // reconnect lazily, on the next request
+    this.failures++;
+    // Right away to the next server; back off once every server failed in a row.
+    const round = Math.floor((this.failures - 1) / this.servers.length);
+    const delay = this.failures < this.servers.length ? 0 : Math.min(this.o.backoffMaxMs, this.o.backoffMinMs * 2 ** Math.min(round, 10));
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.ensureConnecting();
+    }, delay);
+  }
+}

@@ -1,0 +1,5 @@
+/** Simulation seeds 1..50 with light faults (see seeds-common.ts). Same as:
+ *  zab sim --seeds 50 --from 1 --nodes 3,5,7 --quorum all --faults light --txns 20 --clients 1 --min-fault-phase 1200 */
+import { seedRange } from './seeds-common.js';
+
+seedRange('light', 1, 50);
