@@ -114,6 +114,9 @@ export class ZabNode implements TransportHandler {
   private lastQueued: Zxid = 0n;
   private lastDurable: Zxid = 0n;
 
+  /** log records up to here may have been purged: a sync from below it must be a SNAP */
+  private purgedUpTo: Zxid = 0n;
+
   private storageQueue: StorageOp[] = [];
   private storageBusy = false;
 
@@ -210,6 +213,11 @@ export class ZabNode implements TransportHandler {
 
   getStatus(): NodeStatus {
     return { ...this.status, lastLogged: formatZxid(this.lastDurable), lastApplied: formatZxid(this.o.app.lastApplied()) };
+  }
+
+  /** The log may no longer hold records up to `zxid` (segments purged after a snapshot). */
+  notePurged(zxid: Zxid): void {
+    if (zxid > this.purgedUpTo) this.purgedUpTo = zxid;
   }
 
   /** The statechart's current snapshot (for inspection and tests). */
@@ -397,6 +405,12 @@ export class ZabNode implements TransportHandler {
    */
   private syncLearner(sid: ServerId, plan: SyncPlan, upTo: Zxid): void {
     const applied = this.o.app.lastApplied();
+    const from0 = plan.mode === 'DIFF' ? plan.from : plan.mode === 'TRUNC' ? plan.to : applied;
+    if (plan.mode !== 'SNAP' && from0 < applied && from0 < this.purgedUpTo) {
+      // The log no longer reaches back that far: send the state instead.
+      this.o.logger.info({ peer: sid, plan: plan.mode, from: formatZxid(from0), purgedUpTo: formatZxid(this.purgedUpTo) }, 'log purged below the sync point; sending SNAP');
+      plan = { mode: 'SNAP' };
+    }
     let from: Zxid;
     const head: QuorumMessage[] = [];
     let snapshot: Uint8Array | null = null;
@@ -568,6 +582,7 @@ export class ZabNode implements TransportHandler {
     } catch (err) {
       // A storage failure means we can no longer promise durability: stop serving at once.
       this.o.logger.fatal({ err }, 'storage failed; stopping this server (check the disk, then restart it)');
+      this.o.onFatal?.(err);
       this.stop();
     } finally {
       this.storageBusy = false;
@@ -585,6 +600,7 @@ export class ZabNode implements TransportHandler {
       }
     } catch (err) {
       this.o.logger.fatal({ err, which, epoch }, 'could not persist epoch; stopping this server (check the disk, then restart it)');
+      this.o.onFatal?.(err);
       this.stop();
     }
   }
@@ -661,7 +677,9 @@ export class ZabNode implements TransportHandler {
     this.enqueueStorage({
       kind: 'barrier',
       done: () => {
-        this.send({ type: 'QUIESCED', lastLogged: this.lastDurable, history: cloneHistory(this.history) });
+        const history = cloneHistory(this.history);
+        if (this.purgedUpTo > history.base) history.base = this.purgedUpTo;
+        this.send({ type: 'QUIESCED', lastLogged: this.lastDurable, history });
       },
     });
   }

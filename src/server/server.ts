@@ -156,7 +156,14 @@ export class ZabServer {
     this.transport = transport;
 
     const app = this.app;
-    const snapshotter = new Snapshotter({ app, snapshots, log, snapCount: config.snapCount, logger: logger.child({ component: 'snapshotter' }) });
+    const snapshotter = new Snapshotter({
+      app,
+      snapshots,
+      log,
+      snapCount: config.snapCount,
+      logger: logger.child({ component: 'snapshotter' }),
+      onPurged: (zxid) => this.node?.notePurged(zxid),
+    });
     this.snapshotter = snapshotter;
 
     const node = new ZabNode({

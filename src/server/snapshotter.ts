@@ -17,6 +17,8 @@ export interface SnapshotterOptions {
   snapCount: number;
   logger: Logger;
   random?: () => number;
+  /** told after log segments up to this zxid may have been purged (the runtime stops offering DIFF from below it) */
+  onPurged?: (zxid: Zxid) => void;
 }
 
 export class Snapshotter {
@@ -61,6 +63,7 @@ export class Snapshotter {
       const kept = await this.o.snapshots.list();
       const oldest = kept[0];
       if (oldest && kept.length > 1) {
+        this.o.onPurged?.(oldest.zxid);
         await this.o.log.purgeUpTo(oldest.zxid);
         logger.debug({ upTo: formatZxid(oldest.zxid) }, 'purged log segments older than the oldest snapshot kept');
       }
