@@ -145,6 +145,19 @@ export function commitUpTo(ctx: LeaderContext, point: Zxid): Partial<LeaderConte
   return patch;
 }
 
+/** Requests from clients here or forwarded by learners: propose them, or step down at counter exhaustion. */
+const PROPOSE = [
+  {
+    guard: 'counterWouldExhaust',
+    target: 'failed',
+    actions: [
+      { type: 'rejectRequests', params: { reason: 'zxid counter exhausted: a new epoch is being elected' } },
+      { type: 'fail', params: { reason: 'zxid counter exhausted (ZOOKEEPER-1277)' } },
+    ],
+  },
+  { actions: 'propose' },
+] as const;
+
 export const leaderMachine = setup({
   types: {
     context: {} as LeaderContext,
@@ -445,28 +458,8 @@ export const leaderMachine = setup({
     broadcast: {
       type: 'parallel',
       on: {
-        CLIENT_REQUESTS: [
-          {
-            guard: 'counterWouldExhaust',
-            target: 'failed',
-            actions: [
-              { type: 'rejectRequests', params: { reason: 'zxid counter exhausted: a new epoch is being elected' } },
-              { type: 'fail', params: { reason: 'zxid counter exhausted (ZOOKEEPER-1277)' } },
-            ],
-          },
-          { actions: 'propose' },
-        ],
-        LEARNER_REQUESTS: [
-          {
-            guard: 'counterWouldExhaust',
-            target: 'failed',
-            actions: [
-              { type: 'rejectRequests', params: { reason: 'zxid counter exhausted: a new epoch is being elected' } },
-              { type: 'fail', params: { reason: 'zxid counter exhausted (ZOOKEEPER-1277)' } },
-            ],
-          },
-          { actions: 'propose' },
-        ],
+        CLIENT_REQUESTS: PROPOSE,
+        LEARNER_REQUESTS: PROPOSE,
         LOG_SYNCED: { actions: ['noteLogged', 'advanceCommit'] },
         LEARNER_ACK: { actions: ['noteAck', 'advanceCommit'] },
         LEARNER_ACKED_NEWLEADER: [

@@ -46,6 +46,10 @@ function replyTo(ctx: PeerContext, to: ServerId, state: Notification['state']): 
   });
 }
 
+function roleInput(ctx: PeerContext) {
+  return { self: ctx.self, quorum: ctx.quorum, timing: ctx.timing, io: ctx.io, facts: ctx.facts };
+}
+
 /** Durable-completion events update the facts, then go on to the role. */
 const ROLE_EVENTS = {
   LOG_SYNCED: { actions: ['noteLogged', 'forwardToRole'] },
@@ -155,14 +159,7 @@ export const peerMachine = setup({
       invoke: {
         id: 'role',
         src: 'follower',
-        input: ({ context }) => ({
-          self: context.self,
-          leader: context.leader!,
-          quorum: context.quorum,
-          timing: context.timing,
-          io: context.io,
-          facts: context.facts,
-        }),
+        input: ({ context }) => ({ ...roleInput(context), leader: context.leader! }),
         onDone: { target: 'quiescing', actions: 'noteExit' },
       },
       on: {
@@ -174,13 +171,7 @@ export const peerMachine = setup({
       invoke: {
         id: 'role',
         src: 'leader',
-        input: ({ context }) => ({
-          self: context.self,
-          quorum: context.quorum,
-          timing: context.timing,
-          io: context.io,
-          facts: context.facts,
-        }),
+        input: ({ context }) => roleInput(context),
         onDone: { target: 'quiescing', actions: 'noteExit' },
       },
       on: {
