@@ -23,10 +23,16 @@ class ScriptedHandler implements ClientRequestHandler {
     return new Promise((resolve, reject) => this.writes.push({ req, resolve, reject }));
   }
   read(req: ClientRequest): unknown {
-    if (req.op === 'get') return { key: req.key, value: this.data.get(req.key) ?? null, version: 0, zxid: '0x0' };
+    if (req.op === 'getData') {
+      const v = this.data.get(req.path);
+      if (v === undefined) throw new ClientOpError('NoNode', `getData ${req.path}: NoNode`);
+      return { path: req.path, data: Buffer.from(v), zxid: '0x0' };
+    }
     return { serverId: 1 };
   }
 }
+
+const bytes = (s: string): Buffer => Buffer.from(s);
 
 let port: ClientPort | null = null;
 const sockets: net.Socket[] = [];
@@ -74,36 +80,43 @@ describe('client port', () => {
     const c = await rawConnect(p);
     c.socket.write(
       Buffer.concat([
-        frame({ id: 1, op: 'put', key: 'a', value: '1' }),
-        frame({ id: 2, op: 'put', key: 'b', value: '2' }),
-        frame({ id: 3, op: 'get', key: 'a' }),
+        frame({ id: 1, op: 'create', path: '/a', data: bytes('1') }),
+        frame({ id: 2, op: 'create', path: '/b', data: bytes('2') }),
+        frame({ id: 3, op: 'getData', path: '/a' }),
         frame({ id: 4, op: 'status' }),
       ]),
     );
     await until(() => h.writes.length === 2);
     // The second write finishes first: nothing may be sent yet.
-    h.writes[1]!.resolve({ zxid: '0x2', version: 1 });
+    h.writes[1]!.resolve({ zxid: '0x2', path: '/b' });
     await new Promise((r) => setTimeout(r, 50));
     expect(c.responses).toEqual([]);
     // The first write "commits" (the handler's state changes), then finishes.
-    h.data.set('a', '1');
-    h.writes[0]!.resolve({ zxid: '0x1', version: 1 });
+    h.data.set('/a', '1');
+    h.writes[0]!.resolve({ zxid: '0x1', path: '/a' });
     await until(() => c.responses.length === 4);
     expect(c.responses.map((r) => r.id)).toEqual([1, 2, 3, 4]);
-    expect(c.responses[2]).toEqual({ id: 3, ok: true, result: { key: 'a', value: '1', version: 0, zxid: '0x0' } });
+    expect(c.responses[2]).toEqual({ id: 3, ok: true, result: { path: '/a', data: bytes('1'), zxid: '0x0' } });
   });
 
   it('returns typed errors in order', async () => {
     const h = new ScriptedHandler();
     const p = await startPort(h);
     const c = await rawConnect(p);
-    c.socket.write(Buffer.concat([frame({ id: 7, op: 'cas', key: 'k', expectedVersion: 3, value: 'v' }), frame({ id: 8, op: 'sync' })]));
+    c.socket.write(
+      Buffer.concat([
+        frame({ id: 7, op: 'setData', path: '/k', version: 3, data: bytes('v') }),
+        frame({ id: 8, op: 'sync' }),
+        frame({ id: 9, op: 'getData', path: '/missing' }),
+      ]),
+    );
     await until(() => h.writes.length === 2);
     h.writes[1]!.resolve({ zxid: '0x5' });
-    h.writes[0]!.reject(new ClientOpError('BadVersion', 'cas k: BadVersion', '0x4'));
-    await until(() => c.responses.length === 2);
-    expect(c.responses[0]).toEqual({ id: 7, ok: false, error: { code: 'BadVersion', message: 'cas k: BadVersion', zxid: '0x4' } });
+    h.writes[0]!.reject(new ClientOpError('BadVersion', 'setData /k: BadVersion', '0x4'));
+    await until(() => c.responses.length === 3);
+    expect(c.responses[0]).toEqual({ id: 7, ok: false, error: { code: 'BadVersion', message: 'setData /k: BadVersion', zxid: '0x4' } });
     expect(c.responses[1]).toEqual({ id: 8, ok: true, result: { zxid: '0x5' } });
+    expect(c.responses[2]).toEqual({ id: 9, ok: false, error: { code: 'NoNode', message: 'getData /missing: NoNode' } });
   });
 
   it('a malformed frame closes that connection only', async () => {
@@ -113,8 +126,8 @@ describe('client port', () => {
     const bad = await rawConnect(p);
     const garbage = await rawConnect(p);
     const huge = await rawConnect(p);
-    // valid MessagePack, not a request
-    bad.socket.write(frame({ hello: 'world' }));
+    // valid MessagePack, not a request (data must be bytes, not a string)
+    bad.socket.write(frame({ id: 1, op: 'create', path: '/x', data: 'text' }));
     // not MessagePack at all (0xc1 is never used)
     garbage.socket.write(encodeFrame(Uint8Array.of(0xc1, 0xc1, 0xc1)));
     // a length prefix above the port's maximum frame size
@@ -123,7 +136,7 @@ describe('client port', () => {
     huge.socket.write(header);
     await Promise.all([bad.closed, garbage.closed, huge.closed]);
     expect(bad.responses).toEqual([]);
-    good.socket.write(frame({ id: 1, op: 'get', key: 'x' }));
+    good.socket.write(frame({ id: 1, op: 'exists', path: '/x' }));
     await until(() => good.responses.length === 1);
     expect(good.responses[0]).toMatchObject({ id: 1, ok: true });
     expect(good.socket.destroyed).toBe(false);
@@ -132,12 +145,12 @@ describe('client port', () => {
 
   it('frames split across TCP segments are reassembled', async () => {
     const h = new ScriptedHandler();
-    h.data.set('k', 'v');
+    h.data.set('/k', 'v');
     const p = await startPort(h);
     const c = await rawConnect(p);
-    const bytes = Buffer.concat([frame({ id: 1, op: 'get', key: 'k' }), frame({ id: 2, op: 'get', key: 'k' })]);
-    for (let i = 0; i < bytes.length; i++) {
-      c.socket.write(bytes.subarray(i, i + 1));
+    const all = Buffer.concat([frame({ id: 1, op: 'getData', path: '/k' }), frame({ id: 2, op: 'getData', path: '/k' })]);
+    for (let i = 0; i < all.length; i++) {
+      c.socket.write(all.subarray(i, i + 1));
       if (i % 5 === 0) await new Promise((r) => setTimeout(r, 1));
     }
     await until(() => c.responses.length === 2);
@@ -149,23 +162,39 @@ describe('client port', () => {
       start: (req) =>
         new Promise((resolve, reject) =>
           setTimeout(
-            () => (req.op === 'cas' ? reject(new ClientOpError('BadVersion', 'nope', '0x9')) : resolve({ zxid: `0x${req.id.toString(16)}`, version: req.id })),
+            () => {
+              if (req.op === 'setData') reject(new ClientOpError('BadVersion', 'nope', '0x9'));
+              else if (req.op === 'multi') {
+                const results = req.ops.map((o, i) => ({ op: 'error' as const, code: i === 0 ? 'Ok' : 'NotEmpty', path: o.path }));
+                reject(new ClientOpError('NotEmpty', 'multi: NotEmpty', '0xa', results));
+              } else resolve({ zxid: `0x${req.id.toString(16)}`, path: req.op === 'create' ? req.path : '' });
+            },
             Math.random() * 5,
           ),
         ),
-      read: (req) => ({ key: req.op === 'get' ? req.key : '', value: null, version: 0, zxid: '0x0' }),
+      read: (req) => ({ path: req.op === 'exists' ? req.path : '', stat: null, zxid: '0x0' }),
     };
     const p = await startPort(h);
     const client = new ZabClient({ servers: `127.0.0.1:${p}` });
     try {
       const order: number[] = [];
-      const puts = Array.from({ length: 200 }, (_, i) => client.put(`k${i}`, 'v').then((r) => order.push(r.version)));
-      await Promise.all(puts);
+      const creates = Array.from({ length: 200 }, (_, i) => client.create(`/k${i}`, 'v').then((r) => order.push(parseInt(r.zxid, 16))));
+      await Promise.all(creates);
       expect(order).toEqual([...order].sort((a, b) => a - b)); // answered in request order
-      const err = await client.cas('k', 1, 'v').catch((e: unknown) => e);
+      const err = await client.setData('/k', 'v', 1).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ZabClientError);
       expect((err as ZabClientError).code).toBe('BadVersion');
       expect((err as ZabClientError).zxid).toBe('0x9');
+      const multiErr = await client.multi([{ op: 'create', path: '/a' }, { op: 'delete', path: '/b' }]).catch((e: unknown) => e);
+      expect(multiErr).toMatchObject({
+        code: 'NotEmpty',
+        zxid: '0xa',
+        results: [
+          { op: 'error', code: 'Ok', path: '/a' },
+          { op: 'error', code: 'NotEmpty', path: '/b' },
+        ],
+      });
+      expect(await client.exists('/z')).toEqual({ path: '/z', stat: null, zxid: '0x0' });
     } finally {
       await client.close();
     }
@@ -181,13 +210,13 @@ describe('client port', () => {
     const p1 = await startPort(notServing);
     const port1 = port!;
     const h = new ScriptedHandler();
-    h.data.set('k', 'from-2');
+    h.data.set('/k', 'from-2');
     const port2 = new ClientPort({ host: '127.0.0.1', port: 0, handler: h, logger: silent });
     const p2 = (await port2.start()).port;
     const client = new ZabClient({ servers: `127.0.0.1:${p1},127.0.0.1:${p2}`, shuffle: false });
     try {
-      const r = await client.get('k');
-      expect(r.value).toBe('from-2');
+      const r = await client.getData('/k');
+      expect(Buffer.from(r.data).toString()).toBe('from-2');
       expect(client.currentServer()).toBe(`127.0.0.1:${p2}`);
     } finally {
       await client.close();

@@ -35,10 +35,20 @@ describe('startServer', () => {
     const committed = firstValueFrom(server.committed$.pipe(take(25), toArray()));
     const client = new ZabClient({ servers: `127.0.0.1:${base}` });
     try {
-      for (let i = 0; i < 25; i++) await client.put(`k${i}`, `v${i}`);
+      await client.create('/app', 'root');
+      for (let i = 0; i < 24; i++) await client.create('/app/k-', `v${i}`, { sequential: true });
       const txns = await committed;
-      expect(txns.map((t) => t.txn)).toEqual(Array.from({ length: 25 }, (_, i) => ({ op: 'set', key: `k${i}`, value: `v${i}`, version: 1 })));
-      expect((await client.get('k7')).value).toBe('v7');
+      expect(txns[0]!.txn).toMatchObject({ op: 'create', path: '/app', parentCversion: 1 });
+      expect(txns.slice(1).map((t) => t.txn)).toEqual(
+        Array.from({ length: 24 }, (_, i) =>
+          expect.objectContaining({ op: 'create', path: `/app/k-${String(i).padStart(10, '0')}`, parentCversion: i + 1, data: Buffer.from(`v${i}`) }),
+        ),
+      );
+      const got = await client.getData('/app/k-0000000007');
+      expect(Buffer.from(got.data).toString()).toBe('v7');
+      expect(got.stat).toMatchObject({ version: 0, dataLength: 2, czxid: `0x${txns[8]!.zxid.toString(16)}` });
+      expect((await client.getChildren('/app')).children).toHaveLength(24);
+      expect((await client.exists('/nope')).stat).toBeNull();
       const st = await client.status();
       expect(st).toMatchObject({ serverId: 1, role: 'leading', phase: 'broadcast', pid: process.pid });
       expect(st.lastApplied).toBe(`0x${txns[24]!.zxid.toString(16)}`);

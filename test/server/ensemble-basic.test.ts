@@ -39,27 +39,37 @@ describe('zab ensemble', () => {
     for (let i = 1; i <= 3; i++) {
       const c = new ZabClient({ servers: clientAddr(base, i), shuffle: false });
       try {
-        const r = await c.put(`key${i}`, `value${i}`);
-        expect(r.version).toBe(1);
+        const r = await c.create(`/key${i}`, `value${i}`);
+        expect(r.stat.version).toBe(0);
         expect(r.zxid).toMatch(/^0x[0-9a-f]+$/);
-        keys.push(`key${i}`);
-        // cas and delete with versions, through the same server
-        const cas = await c.cas(`key${i}`, 1, `value${i}b`);
-        expect(cas.version).toBe(2);
-        const bad = await c.cas(`key${i}`, 1, 'nope').catch((e: unknown) => e);
+        expect(r.stat.czxid).toBe(r.zxid);
+        keys.push(`/key${i}`);
+        // conditional setData and delete with versions, through the same server
+        const set = await c.setData(`/key${i}`, `value${i}b`, 0);
+        expect(set.stat.version).toBe(1);
+        const bad = await c.setData(`/key${i}`, 'nope', 0).catch((e: unknown) => e);
         expect(bad).toBeInstanceOf(ZabClientError);
         expect((bad as ZabClientError).code).toBe('BadVersion');
-        // FIFO on one connection: a get right after a write sees it
-        const [, got] = await Promise.all([c.put(`fifo${i}`, 'x'), c.get(`fifo${i}`)]);
-        expect(got.value).toBe('x');
-        await c.delete(`fifo${i}`, 1);
+        // sequential children from any server get distinct names
+        const seq = await c.create('/seq-', '', { sequential: true });
+        expect(seq.path).toMatch(/^\/seq-\d{10}$/);
+        // FIFO on one connection: a read right after a write sees it
+        const [, got] = await Promise.all([c.create(`/fifo${i}`, 'x'), c.getData(`/fifo${i}`)]);
+        expect(Buffer.from(got.data).toString()).toBe('x');
+        await c.delete(`/fifo${i}`, 0);
       } finally {
         await c.close();
       }
     }
     for (let i = 1; i <= 3; i++) {
-      const seen = await readAll(clientAddr(base, i), [...keys, 'fifo1', 'fifo2', 'fifo3']);
-      expect(Object.fromEntries(seen)).toEqual({ key1: 'value1b', key2: 'value2b', key3: 'value3b', fifo1: null, fifo2: null, fifo3: null });
+      const seen = await readAll(clientAddr(base, i), [...keys, '/fifo1', '/fifo2', '/fifo3']);
+      expect(Object.fromEntries(seen)).toEqual({ '/key1': 'value1b', '/key2': 'value2b', '/key3': 'value3b', '/fifo1': null, '/fifo2': null, '/fifo3': null });
+      const c = new ZabClient({ servers: clientAddr(base, i), shuffle: false });
+      try {
+        expect((await c.getChildren('/')).children).toEqual(['key1', 'key2', 'key3', 'seq-0000000001', 'seq-0000000005', 'seq-0000000009']);
+      } finally {
+        await c.close();
+      }
     }
     const after = await Promise.all([1, 2, 3].map((i) => statusOf(clientAddr(base, i))));
     await waitUntil('lastApplied to converge', async () => {
@@ -68,9 +78,22 @@ describe('zab ensemble', () => {
     });
 
     // The client CLI, as a script would use it.
-    const cli = new ZabProc(['client', '--server', [1, 2, 3].map((i) => clientAddr(base, i)).join(','), 'get', '--sync', 'key2'], tmp);
-    expect((await cli.exited).code).toBe(0);
-    expect(JSON.parse(cli.stdout.trim())).toMatchObject({ ok: true, op: 'get', key: 'key2', value: 'value2b', version: 2 });
+    const servers = [1, 2, 3].map((i) => clientAddr(base, i)).join(',');
+    const zab = async (...args: string[]): Promise<{ code: number | null; out: Record<string, unknown>[] }> => {
+      const p = new ZabProc(['client', '--server', servers, ...args], tmp);
+      const { code } = await p.exited;
+      return { code, out: p.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+    };
+    expect(await zab('get', '--sync', '/key2')).toMatchObject({ code: 0, out: [{ ok: true, op: 'get', path: '/key2', data: 'value2b', stat: { version: 1 } }] });
+    expect(await zab('create', '/cli', 'héllo')).toMatchObject({ code: 0, out: [{ ok: true, op: 'create', path: '/cli', stat: { version: 0, dataLength: 6 } }] });
+    expect(await zab('create', '-s', '/cli/n-', 'a')).toMatchObject({ code: 0, out: [{ ok: true, path: '/cli/n-0000000000' }] });
+    expect(await zab('set', '/cli', 'x', '-v', '3')).toMatchObject({ code: 1, out: [{ ok: false, op: 'set', error: 'BadVersion' }] });
+    expect(await zab('set', '/cli', 'x', '-v', '0')).toMatchObject({ code: 0, out: [{ ok: true, stat: { version: 1 } }] });
+    expect(await zab('ls', '--sync', '/cli')).toMatchObject({ code: 0, out: [{ ok: true, op: 'ls', children: ['n-0000000000'] }] });
+    expect(await zab('stat', '--sync', '/cli')).toMatchObject({ code: 0, out: [{ ok: true, op: 'stat', stat: { version: 1, numChildren: 1, cversion: 1 } }] });
+    expect(await zab('delete', '/cli')).toMatchObject({ code: 1, out: [{ ok: false, error: 'NotEmpty' }] });
+    expect(await zab('delete', '/cli/n-0000000000', '-v', '0')).toMatchObject({ code: 0, out: [{ ok: true, op: 'delete' }] });
+    expect(await zab('stat', '/nope')).toMatchObject({ code: 1, out: [{ ok: false, error: 'NoNode' }] });
 
     // SIGTERM stops every server cleanly and exits 0.
     const r = await ens.terminate();

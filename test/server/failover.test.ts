@@ -35,7 +35,7 @@ describe('leader crash', () => {
     const oldLeader = before.find((s) => s.role === 'leading')!;
     expect(oldLeader).toBeDefined();
 
-    // Writers: 4 loops of sequential puts through a failover client over all servers.
+    // Writers: 4 loops of sequential creates through a failover client over all servers.
     const acked = new Map<string, string>();
     let failed = 0;
     let ackedAfterKill = 0;
@@ -44,9 +44,9 @@ describe('leader crash', () => {
     const client = new ZabClient({ servers: addrs.join(','), requestTimeoutMs: 10_000 });
     const loops = [0, 1, 2, 3].map(async (w) => {
       for (let n = 0; !stop; n++) {
-        const key = `w${w}-${n}`;
+        const key = `/w${w}-${n}`;
         try {
-          await client.put(key, `v${n}`);
+          await client.create(key, `v${n}`);
           acked.set(key, `v${n}`);
           if (killed) ackedAfterKill++;
         } catch {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ZabClient } from '../../src/client/client.js';
+import { ZabClient, ZabClientError } from '../../src/client/client.js';
 import type { ServerStatus } from '../../src/server/client-protocol.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -117,13 +117,23 @@ export function startEnsemble(dataDir: string, base: number, nodes: number, extr
   return new ZabProc(['ensemble', '--nodes', String(nodes), '--data-dir', dataDir, '--base-port', String(base), ...extra], path.dirname(dataDir));
 }
 
-/** Reads every key (after a sync) from one server; returns key -> value (null when absent). */
-export async function readAll(addr: string, keys: readonly string[]): Promise<Map<string, string | null>> {
+/** Reads every znode (after a sync) from one server; returns path -> data as UTF-8 (null when absent). */
+export async function readAll(addr: string, paths: readonly string[]): Promise<Map<string, string | null>> {
   const c = new ZabClient({ servers: addr, shuffle: false, requestTimeoutMs: 10_000 });
   try {
     await c.sync();
-    const results = await Promise.all(keys.map((k) => c.get(k)));
-    return new Map(results.map((r) => [r.key, r.value]));
+    const results = await Promise.all(
+      paths.map((p) =>
+        c.getData(p).then(
+          (r) => [p, Buffer.from(r.data).toString('utf8')] as const,
+          (err: unknown) => {
+            if (err instanceof ZabClientError && err.code === 'NoNode') return [p, null] as const;
+            throw err;
+          },
+        ),
+      ),
+    );
+    return new Map(results);
   } finally {
     await c.close();
   }

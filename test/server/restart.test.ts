@@ -34,17 +34,19 @@ describe('ensemble restart', () => {
 
     const acked = new Map<string, string>();
     const client = new ZabClient({ servers: addrs.join(',') });
-    // Pipelined batches: keys written once, some overwritten, some deleted.
+    // Pipelined batches: znodes created, overwritten twice (conditionally: version round-1), some deleted.
     for (let round = 0; round < 3; round++) {
       await Promise.all(
         Array.from({ length: 100 }, (_, i) =>
-          client.put(`k${i}`, `r${round}-${i}`).then(() => acked.set(`k${i}`, `r${round}-${i}`)),
+          (round === 0 ? client.create(`/k${i}`, `r0-${i}`) : client.setData(`/k${i}`, `r${round}-${i}`, round - 1)).then(() =>
+            acked.set(`/k${i}`, `r${round}-${i}`),
+          ),
         ),
       );
     }
     for (let i = 0; i < 10; i++) {
-      await client.delete(`k${i}`);
-      acked.delete(`k${i}`);
+      await client.delete(`/k${i}`, 2);
+      acked.delete(`/k${i}`);
     }
     await client.close();
     const before = await Promise.all(addrs.map(statusOf));
@@ -59,7 +61,7 @@ describe('ensemble restart', () => {
     const again = startEnsemble(dataDir, base, 3);
     procs.push(again);
     await again.waitForOutput(/ensemble ready/, 25_000);
-    const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
+    const keys = Array.from({ length: 100 }, (_, i) => `/k${i}`);
     for (const addr of addrs) {
       const seen = await readAll(addr, keys);
       for (const k of keys) expect(seen.get(k), `${k} on ${addr}`).toBe(acked.get(k) ?? null);
