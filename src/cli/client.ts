@@ -1,11 +1,12 @@
 /**
- * `zab client --server host:port[,host:port...] <put|get|cas|delete|sync|status> ...`: one request (or
- * one get per key), one JSON object per line on stdout. Exit codes: 0 ok, 1 the request was answered
- * with a failed condition (BadVersion, NoNode), 2 bad command line, 3 no server could answer.
+ * `zab client --server host:port[,host:port...] <create|get|set|delete|ls|stat|sync|status> ...`: one
+ * request (or one read per path), one JSON object per line on stdout; znode data as UTF-8 text. Exit
+ * codes: 0 ok, 1 the request was answered with ZooKeeper's error (NoNode, NodeExists, BadVersion,
+ * NotEmpty, BadArguments), 2 bad command line, 3 no server could answer.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ZabClient, ZabClientError } from '../client/client.js';
-import { parseHostPorts } from '../server/client-protocol.js';
+import { parseHostPorts, type ZnodeStat } from '../server/client-protocol.js';
 import { CliError, EXIT } from './errors.js';
 import type { CliContext } from './program.js';
 
@@ -27,6 +28,11 @@ export function serverListArg(value: string): string {
   }
   return value;
 }
+
+/** Errors that are the ensemble's answer to the request (exit 1), not a failure to get one (exit 3). */
+const ANSWERED: ReadonlySet<string> = new Set(['NoNode', 'NodeExists', 'BadVersion', 'NotEmpty', 'BadArguments']);
+
+const utf8 = new TextDecoder('utf-8');
 
 interface ClientOpts {
   server: string;
@@ -51,7 +57,7 @@ export async function withClient(
       JSON.stringify({ ok: false, ...describe, error: err.code, message: err.message, ...(err.zxid ? { zxid: err.zxid } : {}), ...(err.server ? { server: err.server } : {}) }) +
         '\n',
     );
-    const answered = err.code === 'BadVersion' || err.code === 'NoNode';
+    const answered = ANSWERED.has(err.code);
     if (!answered) ctx.io.err(`zab: error: ${err.message} (servers: ${opts.server}; are they running? is a quorum up?)\n`);
     ctx.exitCode = answered ? EXIT.FOUND : EXIT.ERROR;
   } finally {
@@ -64,57 +70,90 @@ export function registerClient(program: Command, ctx: CliContext): void {
     .command('client')
     .summary('send requests to an ensemble (one JSON object per line on stdout)')
     .description(
-      'Send one request to an ensemble. The client connects to the first server that answers and fails over to the others. ' +
-        'Every result is one JSON object on one line of stdout.',
+      "Send one request to an ensemble's data tree (ZooKeeper's znodes). The client connects to the first server that answers and fails " +
+        'over to the others. Every result is one JSON object on one line of stdout; znode data is UTF-8 text.',
     )
     .requiredOption('-s, --server <list>', 'host:port[,host:port...] client addresses of the servers', serverListArg)
     .addOption(new Option('--timeout <ms>', 'give up on the request after this long').argParser(msArg).default(10_000))
+    // --server/--timeout go before the subcommand, so a subcommand may have its own -s (create -s).
+    .enablePositionalOptions()
     .addHelpText(
       'after',
       `
 Examples:
-  zab client --server 127.0.0.1:2181 put color red
-  zab client --server 127.0.0.1:2181,127.0.0.1:2182 get color
-  zab client --server 127.0.0.1:2181 cas color blue -v 1
-  zab client --server 127.0.0.1:2181 delete color -v 2
+  zab client --server 127.0.0.1:2181 create /app hello
+  zab client --server 127.0.0.1:2181 create -s /app/job- payload
+  zab client --server 127.0.0.1:2181,127.0.0.1:2182 get --sync /app
+  zab client --server 127.0.0.1:2181 set /app bonjour -v 0
+  zab client --server 127.0.0.1:2181 ls /app
+  zab client --server 127.0.0.1:2181 stat /app
+  zab client --server 127.0.0.1:2181 delete /app/job-0000000000 -v 0
 
-Exit codes: 0 ok; 1 a condition failed (BadVersion, NoNode); 2 bad command line; 3 no server answered.`,
+Exit codes: 0 ok; 1 the ensemble answered with an error (NoNode, NodeExists, BadVersion, NotEmpty, BadArguments);
+2 bad command line; 3 no server answered.`,
     );
   const parent = (): ClientOpts => cmd.opts<ClientOpts>();
 
   cmd
-    .command('put <key> <value>')
-    .description('set key to value (unconditionally); prints the txn zxid and the new version')
-    .action(async (key: string, value: string) => {
-      await withClient(ctx, parent(), { op: 'put', key }, async (c) => [{ ...(await c.put(key, value)), server: c.currentServer() }]);
+    .command('create <path> [data]')
+    .description('create a znode (data defaults to empty); prints its final path, stat and the txn zxid')
+    .option('-s, --sequential', "append ZooKeeper's 10-digit sequence number (from the parent's cversion) to the name")
+    .action(async (path: string, data: string | undefined, o: { sequential?: boolean }) => {
+      await withClient(ctx, parent(), { op: 'create' }, async (c) => [
+        { ...(await c.create(path, data ?? '', { sequential: o.sequential === true })), server: c.currentServer() },
+      ]);
     });
 
   cmd
-    .command('get <keys...>')
-    .description("read keys from the connected server's state (one line per key; value null when absent)")
+    .command('get <paths...>')
+    .description("read znodes' data and stat from the connected server (one line per path)")
     .option('--sync', 'sync first, so the reads see every write committed before')
-    .action(async (keys: string[], o: { sync?: boolean }) => {
+    .action(async (paths: string[], o: { sync?: boolean }) => {
       await withClient(ctx, parent(), { op: 'get' }, async (c) => {
         if (o.sync) await c.sync();
-        const results = await Promise.all(keys.map((k) => c.get(k)));
-        return results.map((r) => ({ ...r, server: c.currentServer() }));
+        const results = await Promise.all(paths.map((p) => c.getData(p)));
+        return results.map((r) => ({ path: r.path, data: utf8.decode(r.data), stat: r.stat, zxid: r.zxid, server: c.currentServer() }));
       });
     });
 
   cmd
-    .command('cas <key> <value>')
-    .description('set key to value if its version is VERSION (0: only if the key does not exist)')
-    .requiredOption('-v, --expected-version <VERSION>', 'expected version', versionArg)
-    .action(async (key: string, value: string, o: { expectedVersion: number }) => {
-      await withClient(ctx, parent(), { op: 'cas', key }, async (c) => [{ ...(await c.cas(key, o.expectedVersion, value)), server: c.currentServer() }]);
+    .command('set <path> <data>')
+    .description("set a znode's data (if -v is given: only if its version is VERSION)")
+    .option('-v, --version <VERSION>', 'expected data version', versionArg)
+    .action(async (path: string, data: string, o: { version?: number }) => {
+      await withClient(ctx, parent(), { op: 'set' }, async (c) => [{ ...(await c.setData(path, data, o.version ?? -1)), server: c.currentServer() }]);
     });
 
   cmd
-    .command('delete <key>')
-    .description('delete key (if -v is given: only if its version is VERSION)')
-    .option('-v, --expected-version <VERSION>', 'expected version', versionArg)
-    .action(async (key: string, o: { expectedVersion?: number }) => {
-      await withClient(ctx, parent(), { op: 'delete', key }, async (c) => [{ ...(await c.delete(key, o.expectedVersion)), server: c.currentServer() }]);
+    .command('delete <path>')
+    .description('delete a znode without children (if -v is given: only if its version is VERSION)')
+    .option('-v, --version <VERSION>', 'expected data version', versionArg)
+    .action(async (path: string, o: { version?: number }) => {
+      await withClient(ctx, parent(), { op: 'delete' }, async (c) => [{ ...(await c.delete(path, o.version ?? -1)), server: c.currentServer() }]);
+    });
+
+  cmd
+    .command('ls <path>')
+    .description("a znode's children (sorted names)")
+    .option('--sync', 'sync first')
+    .action(async (path: string, o: { sync?: boolean }) => {
+      await withClient(ctx, parent(), { op: 'ls' }, async (c) => {
+        if (o.sync) await c.sync();
+        return [{ ...(await c.getChildren(path)), server: c.currentServer() }];
+      });
+    });
+
+  cmd
+    .command('stat <path>')
+    .description("a znode's stat (czxid, mzxid, pzxid, ctime, mtime, version, cversion, dataLength, numChildren, ...)")
+    .option('--sync', 'sync first')
+    .action(async (path: string, o: { sync?: boolean }) => {
+      await withClient(ctx, parent(), { op: 'stat' }, async (c) => {
+        if (o.sync) await c.sync();
+        const r = await c.exists(path);
+        if (!r.stat) throw new ZabClientError('NoNode', `stat ${path}: NoNode`, undefined, c.currentServer() ?? undefined);
+        return [{ path: r.path, stat: r.stat satisfies ZnodeStat, zxid: r.zxid, server: c.currentServer() }];
+      });
     });
 
   cmd

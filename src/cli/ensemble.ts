@@ -102,7 +102,7 @@ export function registerEnsemble(program: Command, ctx: CliContext): void {
       `
 Example:
   zab ensemble --nodes 3 --data-dir ./data --base-port 2181
-  zab client --server 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183 put greeting hello
+  zab client --server 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183 create /greeting hello
 
 Exit codes: 0 stopped by Ctrl-C/SIGTERM; 3 a server died or could not start (the message names its log).`,
     )
@@ -198,7 +198,7 @@ async function runEnsemble(ctx: CliContext, s: EnsembleSettings): Promise<number
     });
     out(`server ${m.id}: client ${m.client}  pid ${child.pid}  log ${m.logFile}`);
   }
-  out(`clients: zab client --server ${members.map((m) => m.client).join(',')} put <key> <value>`);
+  out(`clients: zab client --server ${members.map((m) => m.client).join(',')} create <path> <data>`);
 
   let announcedReady = false;
   const poll = (m: Member): void => {

@@ -7,8 +7,12 @@
  * the client moves to the next server (with exponential backoff once it has tried them all) and
  * re-sends what it may: requests never sent or refused as NotServing always; requests whose outcome is
  * unknown (sent on a connection that broke, or answered ConnectionLoss) only if repeating them is
- * harmless: get, sync, status and, unless `retryPut: false`, put (it sets the same value again).
- * cas and delete then fail with code ConnectionLoss: read the key to find out what happened.
+ * harmless: reads (getData, exists, getChildren), sync, status and, unless `retrySetData: false`, an
+ * unconditional setData (version -1: it sets the same data again, so the version may advance twice).
+ * create, delete, conditional setData and multi then fail with code ConnectionLoss: read the nodes
+ * to find out what happened.
+ *
+ * Data is bytes: a string argument is sent as its UTF-8 encoding; getData returns a Uint8Array.
  */
 import net from 'node:net';
 import { Observable, Subject, catchError, EMPTY, exhaustMap, from, timer } from 'rxjs';
@@ -20,15 +24,62 @@ import {
   parseHostPorts,
   parseResponse,
   type ClientErrorCode,
+  type ClientCall,
   type ClientOp,
   type ClientResponse,
-  type GetResult,
+  type CreateResult,
+  type DeleteResult,
+  type ExistsResult,
+  type GetChildrenResult,
+  type GetDataResult,
+  type MultiOp,
+  type MultiOpError,
+  type MultiResult,
   type ServerStatus,
+  type SetDataResult,
   type SyncResult,
-  type WriteResult,
 } from '../server/client-protocol.js';
 
-export type { GetResult, ServerStatus, SyncResult, WriteResult } from '../server/client-protocol.js';
+export type {
+  CreateResult,
+  DeleteResult,
+  ExistsResult,
+  GetChildrenResult,
+  GetDataResult,
+  MultiOp,
+  MultiOpError,
+  MultiOpResult,
+  MultiResult,
+  ServerStatus,
+  SetDataResult,
+  SyncResult,
+  ZnodeStat,
+} from '../server/client-protocol.js';
+
+/** znode data: bytes, or a string sent as UTF-8 */
+export type ZnodeData = Uint8Array | string;
+
+const toBytes = (d: ZnodeData): Uint8Array => (typeof d === 'string' ? new TextEncoder().encode(d) : d);
+
+/** One op of a multi, as the client takes it (string data allowed, version optional: -1). */
+export type MultiOpInput =
+  | { op: 'create'; path: string; data?: ZnodeData; sequential?: boolean }
+  | { op: 'delete'; path: string; version?: number }
+  | { op: 'setData'; path: string; data: ZnodeData; version?: number }
+  | { op: 'check'; path: string; version: number };
+
+function toMultiOp(o: MultiOpInput): MultiOp {
+  switch (o.op) {
+    case 'create':
+      return { op: 'create', path: o.path, data: toBytes(o.data ?? ''), ...(o.sequential ? { sequential: true } : {}) };
+    case 'delete':
+      return { op: 'delete', path: o.path, version: o.version ?? -1 };
+    case 'setData':
+      return { op: 'setData', path: o.path, data: toBytes(o.data), version: o.version ?? -1 };
+    case 'check':
+      return { op: 'check', path: o.path, version: o.version };
+  }
+}
 
 export type ZabClientErrorCode = ClientErrorCode | 'Timeout' | 'Closed' | 'Protocol';
 
@@ -37,10 +88,12 @@ export class ZabClientError extends Error {
   constructor(
     readonly code: ZabClientErrorCode,
     message: string,
-    /** for BadVersion/NoNode: the zxid of the txn that recorded the failed condition */
+    /** for a failed write (BadVersion, NoNode, ...): the zxid of the txn that recorded the failed condition */
     readonly zxid?: string,
     /** the server that answered (or was being talked to) */
     readonly server?: string,
+    /** a failed multi: each op's code (Ok before the failing op, RuntimeInconsistency after) */
+    readonly results?: MultiOpError[],
   ) {
     super(message);
   }
@@ -58,8 +111,8 @@ export interface ZabClientOptions {
   backoffMaxMs?: number;
   /** try servers in random order (default true), like ZooKeeper's client */
   shuffle?: boolean;
-  /** re-send a put whose outcome is unknown after a failover (default true) */
-  retryPut?: boolean;
+  /** re-send an unconditional setData (version -1) whose outcome is unknown after a failover (default true) */
+  retrySetData?: boolean;
   maxFrameBytes?: number;
 }
 
@@ -79,13 +132,7 @@ export interface ResultEvent {
   error?: { code: ZabClientErrorCode; message: string };
 }
 
-type Call =
-  | { op: 'put'; key: string; value: string }
-  | { op: 'cas'; key: string; expectedVersion: number; value: string }
-  | { op: 'delete'; key: string; expectedVersion?: number }
-  | { op: 'get'; key: string }
-  | { op: 'sync' }
-  | { op: 'status' };
+type Call = ClientCall;
 
 interface Pending {
   id: number;
@@ -135,7 +182,7 @@ export class ZabClient {
       backoffMinMs: options.backoffMinMs ?? 50,
       backoffMaxMs: options.backoffMaxMs ?? 1000,
       shuffle: options.shuffle ?? true,
-      retryPut: options.retryPut ?? true,
+      retrySetData: options.retrySetData ?? true,
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_CLIENT_MAX_FRAME_BYTES,
     };
     if (this.o.shuffle) {
@@ -146,22 +193,39 @@ export class ZabClient {
     }
   }
 
-  put(key: string, value: string): Promise<WriteResult> {
-    return this.request({ op: 'put', key, value }) as Promise<WriteResult>;
+  /** Creates a node (sequential: ZooKeeper appends a 10-digit counter from the parent); the result has the final path. */
+  create(path: string, data: ZnodeData = '', options: { sequential?: boolean } = {}): Promise<CreateResult> {
+    return this.request({ op: 'create', path, data: toBytes(data), ...(options.sequential ? { sequential: true } : {}) }) as Promise<CreateResult>;
   }
 
-  /** Sets key to value if its version is expectedVersion (0: if it does not exist). */
-  cas(key: string, expectedVersion: number, value: string): Promise<WriteResult> {
-    return this.request({ op: 'cas', key, expectedVersion, value }) as Promise<WriteResult>;
+  /** Deletes a node without children if its version is `version` (-1: any version). */
+  delete(path: string, version = -1): Promise<DeleteResult> {
+    return this.request({ op: 'delete', path, version }) as Promise<DeleteResult>;
   }
 
-  delete(key: string, expectedVersion?: number): Promise<WriteResult> {
-    return this.request(expectedVersion === undefined ? { op: 'delete', key } : { op: 'delete', key, expectedVersion }) as Promise<WriteResult>;
+  /** Sets a node's data if its version is `version` (-1: any version). */
+  setData(path: string, data: ZnodeData, version = -1): Promise<SetDataResult> {
+    return this.request({ op: 'setData', path, data: toBytes(data), version }) as Promise<SetDataResult>;
   }
 
-  /** Served from the connected server's state: sync() first to see every write committed before. */
-  get(key: string): Promise<GetResult> {
-    return this.request({ op: 'get', key }) as Promise<GetResult>;
+  /** Applies every op or none (a failed multi rejects with the failing op's code and `results`). */
+  multi(ops: readonly MultiOpInput[]): Promise<MultiResult> {
+    return this.request({ op: 'multi', ops: ops.map(toMultiOp) }) as Promise<MultiResult>;
+  }
+
+  /** Served from the connected server's tree: sync() first to see every write committed before. Rejects NoNode. */
+  getData(path: string): Promise<GetDataResult> {
+    return this.request({ op: 'getData', path }) as Promise<GetDataResult>;
+  }
+
+  /** The node's stat, or stat null when it does not exist. */
+  exists(path: string): Promise<ExistsResult> {
+    return this.request({ op: 'exists', path }) as Promise<ExistsResult>;
+  }
+
+  /** The node's children (sorted names) and stat. Rejects NoNode. */
+  getChildren(path: string): Promise<GetChildrenResult> {
+    return this.request({ op: 'getChildren', path }) as Promise<GetChildrenResult>;
   }
 
   sync(): Promise<SyncResult> {
@@ -264,8 +328,19 @@ export class ZabClient {
   }
 
   private retryable(p: Pending): boolean {
-    const op = p.call.op;
-    return op === 'get' || op === 'sync' || op === 'status' || (op === 'put' && this.o.retryPut);
+    const c = p.call;
+    switch (c.op) {
+      case 'getData':
+      case 'exists':
+      case 'getChildren':
+      case 'sync':
+      case 'status':
+        return true;
+      case 'setData':
+        return this.o.retrySetData && (c.version ?? -1) === -1;
+      default:
+        return false;
+    }
   }
 
   // ------------------------------------------------------------------ connection
@@ -340,7 +415,7 @@ export class ZabClient {
           else this.finish(p, new ZabClientError('ConnectionLoss', resp.error.message, undefined, c.server), c.server);
         } else {
           this.failures = 0;
-          this.finish(p, new ZabClientError(code, resp.error.message, resp.error.zxid, c.server), c.server);
+          this.finish(p, new ZabClientError(code, resp.error.message, resp.error.zxid, c.server, resp.error.results), c.server);
         }
       }
     }

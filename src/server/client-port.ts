@@ -3,7 +3,7 @@
  *
  * Many requests may be in flight on one connection; responses leave in request order (ZooKeeper's
  * FIFO client order). Writes and syncs start at once (so they pipeline), but their responses, and
- * any later response on the connection, wait until they finish. Reads (`get`, `status`) are
+ * any later response on the connection, wait until they finish. Reads (getData, exists, getChildren, status) are
  * evaluated only when every earlier request on the connection has finished, so a read issued after
  * a write on the same connection sees that write.
  *
@@ -17,7 +17,9 @@ import {
   DEFAULT_CLIENT_MAX_FRAME_BYTES,
   encodeMessage,
   parseRequest,
+  READ_OPS,
   type ClientErrorCode,
+  type MultiOpError,
   type ClientRequest,
   type ClientResponse,
 } from './client-protocol.js';
@@ -29,6 +31,8 @@ export class ClientOpError extends Error {
     readonly code: ClientErrorCode,
     message: string,
     readonly zxid?: string,
+    /** a failed multi: every op's outcome */
+    readonly results?: MultiOpError[],
   ) {
     super(message);
   }
@@ -37,7 +41,7 @@ export class ClientOpError extends Error {
 export interface ClientRequestHandler {
   /** Writes and sync: started as soon as the request arrives. */
   start(req: ClientRequest): Promise<unknown>;
-  /** Reads (get, status): evaluated synchronously when the request reaches the head of its connection. */
+  /** Reads (getData, exists, getChildren, status): evaluated synchronously when the request reaches the head of its connection. */
   read(req: ClientRequest): unknown;
 }
 
@@ -56,11 +60,15 @@ interface Slot {
   response: ClientResponse | null;
 }
 
-const isRead = (req: ClientRequest): boolean => req.op === 'get' || req.op === 'status';
+const isRead = (req: ClientRequest): boolean => READ_OPS.has(req.op);
 
 function errorResponse(id: number, err: unknown): ClientResponse {
   if (err instanceof ClientOpError) {
-    return { id, ok: false, error: { code: err.code, message: err.message, ...(err.zxid ? { zxid: err.zxid } : {}) } };
+    return {
+      id,
+      ok: false,
+      error: { code: err.code, message: err.message, ...(err.zxid ? { zxid: err.zxid } : {}), ...(err.results ? { results: err.results } : {}) },
+    };
   }
   return { id, ok: false, error: { code: 'Internal', message: err instanceof Error ? err.message : String(err) } };
 }

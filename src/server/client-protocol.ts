@@ -7,18 +7,34 @@
  */
 import { Packr } from 'msgpackr';
 import { z } from 'zod';
+import type { Stat } from '../app/data-tree.js';
+import { formatZxid } from '../zxid.js';
 
 export const DEFAULT_CLIENT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
-const key = z.string().min(1).max(4096);
-const version = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const path = z.string().min(1).max(4096);
+const data = z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'expected bytes (MessagePack bin)' });
+/** a znode data version; -1 matches any version */
+const version = z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER);
 const reqId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+const createOp = z.object({ op: z.literal('create'), path, data, sequential: z.boolean().optional() });
+const deleteOp = z.object({ op: z.literal('delete'), path, version: version.optional() });
+const setDataOp = z.object({ op: z.literal('setData'), path, data, version: version.optional() });
+const checkOp = z.object({ op: z.literal('check'), path, version });
+
+/** One operation of a multi (check exists only there, as in ZooKeeper). */
+export const multiOpSchema = z.discriminatedUnion('op', [createOp, deleteOp, setDataOp, checkOp]);
+export type MultiOp = z.infer<typeof multiOpSchema>;
+
 export const clientRequestSchema = z.discriminatedUnion('op', [
-  z.object({ id: reqId, op: z.literal('put'), key, value: z.string() }),
-  z.object({ id: reqId, op: z.literal('cas'), key, expectedVersion: version, value: z.string() }),
-  z.object({ id: reqId, op: z.literal('delete'), key, expectedVersion: version.optional() }),
-  z.object({ id: reqId, op: z.literal('get'), key }),
+  createOp.extend({ id: reqId }),
+  deleteOp.extend({ id: reqId }),
+  setDataOp.extend({ id: reqId }),
+  z.object({ id: reqId, op: z.literal('multi'), ops: z.array(multiOpSchema).max(10_000) }),
+  z.object({ id: reqId, op: z.literal('getData'), path }),
+  z.object({ id: reqId, op: z.literal('exists'), path }),
+  z.object({ id: reqId, op: z.literal('getChildren'), path }),
   z.object({ id: reqId, op: z.literal('sync') }),
   z.object({ id: reqId, op: z.literal('status') }),
 ]);
@@ -28,24 +44,113 @@ export type ClientOp = ClientRequest['op'];
 /** A request before the connection gives it an id. */
 export type ClientCall = ClientRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
+/** Reads: answered from the connected server's tree, in order with the connection's writes. */
+export const READ_OPS: ReadonlySet<ClientOp> = new Set<ClientOp>(['getData', 'exists', 'getChildren', 'status']);
+
 /**
  * Error codes. Retryable on another server without risk: NotServing (the request was never ordered).
  * ConnectionLoss: the server lost its leader while the request was in flight; it may or may not
- * have been committed. BadVersion/NoNode: the (committed) outcome of a conditional write.
+ * have been committed. NoNode/NodeExists/BadVersion/NotEmpty/BadArguments: ZooKeeper's outcomes of a
+ * data-tree operation (for a write, committed as an error txn: `zxid` says which).
  */
-export type ClientErrorCode = 'NotServing' | 'ConnectionLoss' | 'BadVersion' | 'NoNode' | 'BadRequest' | 'Internal';
+export type ClientErrorCode =
+  | 'NotServing'
+  | 'ConnectionLoss'
+  | 'NoNode'
+  | 'NodeExists'
+  | 'BadVersion'
+  | 'NotEmpty'
+  | 'BadArguments'
+  | 'BadRequest'
+  | 'Internal';
 
-/** Result of put/cas/delete: the txn's zxid and the key's version after it (0 after a delete). */
-export interface WriteResult {
-  zxid: string;
+/** A znode's stat, zxids as 0x-prefixed hex. */
+export interface ZnodeStat {
+  czxid: string;
+  mzxid: string;
+  pzxid: string;
+  ctime: number;
+  mtime: number;
   version: number;
+  cversion: number;
+  aversion: number;
+  ephemeralOwner: number;
+  dataLength: number;
+  numChildren: number;
 }
 
-/** Result of get: value null (version 0) when the key does not exist; zxid is what the server had applied. */
-export interface GetResult {
-  key: string;
-  value: string | null;
-  version: number;
+export function toZnodeStat(s: Stat): ZnodeStat {
+  return {
+    czxid: formatZxid(s.czxid),
+    mzxid: formatZxid(s.mzxid),
+    pzxid: formatZxid(s.pzxid),
+    ctime: s.ctime,
+    mtime: s.mtime,
+    version: s.version,
+    cversion: s.cversion,
+    aversion: s.aversion,
+    ephemeralOwner: s.ephemeralOwner,
+    dataLength: s.dataLength,
+    numChildren: s.numChildren,
+  };
+}
+
+/** create: the node's path (with the sequential suffix, if any) and stat, and the txn's zxid. */
+export interface CreateResult {
+  zxid: string;
+  path: string;
+  stat: ZnodeStat;
+}
+
+export interface SetDataResult {
+  zxid: string;
+  path: string;
+  stat: ZnodeStat;
+}
+
+export interface DeleteResult {
+  zxid: string;
+  path: string;
+}
+
+export type MultiOpResult =
+  | { op: 'create'; path: string; stat: ZnodeStat }
+  | { op: 'delete'; path: string }
+  | { op: 'setData'; path: string; stat: ZnodeStat }
+  | { op: 'check'; path: string };
+
+export interface MultiResult {
+  zxid: string;
+  results: MultiOpResult[];
+}
+
+/** In a failed multi's error: each op's code (Ok before the failing one, RuntimeInconsistency after). */
+export interface MultiOpError {
+  op: 'error';
+  code: string;
+  path: string;
+}
+
+/** Reads: `zxid` is what the answering server had applied. */
+export interface GetDataResult {
+  path: string;
+  data: Uint8Array;
+  stat: ZnodeStat;
+  zxid: string;
+}
+
+export interface ExistsResult {
+  path: string;
+  /** null when the node does not exist */
+  stat: ZnodeStat | null;
+  zxid: string;
+}
+
+export interface GetChildrenResult {
+  path: string;
+  /** sorted */
+  children: string[];
+  stat: ZnodeStat;
   zxid: string;
 }
 
@@ -64,6 +169,8 @@ export interface ServerStatus {
   lastApplied: string;
   /** Learners a leader sees (id and phase), when leading. */
   learners?: { id: number; phase: string; lastZxid: string }[];
+  /** znodes in the server's tree, root included */
+  znodes?: number;
   clientAddress: string;
   connections: number;
   pid: number;
@@ -72,7 +179,7 @@ export interface ServerStatus {
 
 export type ClientResponse =
   | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: { code: ClientErrorCode; message: string; zxid?: string } };
+  | { id: number; ok: false; error: { code: ClientErrorCode; message: string; zxid?: string; results?: MultiOpError[] } };
 
 const packr = new Packr({ useRecords: false });
 
@@ -102,7 +209,12 @@ const responseSchema = z.union([
   z.object({
     id: reqId,
     ok: z.literal(false),
-    error: z.object({ code: z.string(), message: z.string(), zxid: z.string().optional() }),
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      zxid: z.string().optional(),
+      results: z.array(z.object({ op: z.literal('error'), code: z.string(), path: z.string() })).optional(),
+    }),
   }),
 ]);
 

@@ -1,6 +1,6 @@
 /**
  * ZabServer: one server of an ensemble, from a ZabConfig and its id. It owns the data directories,
- * the disk stores, the peer transport (TCP), the replicated app (the KV register), the ZabNode that
+ * the disk stores, the peer transport (TCP), the replicated app (ZooKeeper's data tree by default), the ZabNode that
  * runs the protocol, periodic snapshots and the client port.
  *
  * Observables: `role$` (role/phase/leader/epoch, replayed to new subscribers) and `committed$`
@@ -8,7 +8,18 @@
  */
 import pino, { type Logger } from 'pino';
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
-import { KvRegister, decodeResult, decodeTxn, encodeRequest, type KvRequest, type KvTxn } from '../app/kv-register.js';
+import {
+  DataTree,
+  DataTreeError,
+  decodeTreeResult,
+  decodeTreeTxn,
+  encodeTreeRequest,
+  type DataTreeOp,
+  type DataTreeOpResult,
+  type DataTreeRequest,
+  type DataTreeTxn,
+} from '../app/data-tree.js';
+import type { ReplicatedStateMachine } from '../app/state-machine.js';
 import { buildQuorumSystem, loadZooCfg, readMyId, selfServer, type ServerSpec, type ZabConfig } from '../config/index.js';
 import type { Timing } from '../../machines/types.js';
 import { decodeEnvelope } from '../runtime/envelope.js';
@@ -20,7 +31,22 @@ import { DiskTxnLog } from '../storage/disk-txn-log.js';
 import { TcpPeerTransport } from '../transport/index.js';
 import { formatZxid, maxZxid, type Zxid } from '../zxid.js';
 import { ClientOpError, ClientPort, type ClientRequestHandler } from './client-port.js';
-import { formatHostPort, type ClientRequest, type GetResult, type ServerStatus, type SyncResult, type WriteResult } from './client-protocol.js';
+import {
+  formatHostPort,
+  toZnodeStat,
+  type ClientRequest,
+  type CreateResult,
+  type DeleteResult,
+  type ExistsResult,
+  type GetChildrenResult,
+  type GetDataResult,
+  type MultiOp,
+  type MultiOpResult,
+  type MultiResult,
+  type ServerStatus,
+  type SetDataResult,
+  type SyncResult,
+} from './client-protocol.js';
 import { prepareDataDir } from './data-dirs.js';
 import { Snapshotter } from './snapshotter.js';
 
@@ -34,7 +60,8 @@ export interface RoleState {
 
 export interface CommittedTxn {
   zxid: Zxid;
-  txn: KvTxn;
+  /** decoded when the app is a DataTree; the raw txn bytes otherwise */
+  txn: DataTreeTxn | Uint8Array;
 }
 
 export interface ZabServerOptions {
@@ -46,6 +73,8 @@ export interface ZabServerOptions {
   /** overrides the client address from the config (port 0 picks a free port) */
   clientHost?: string;
   clientPort?: number;
+  /** the replicated application (default: a new DataTree); the client protocol's data-tree requests need a DataTree */
+  app?: ReplicatedStateMachine;
 }
 
 /** A problem starting the server that the operator has to fix (message says what). */
@@ -96,7 +125,7 @@ export class ZabServer {
   readonly id: number;
   readonly config: ZabConfig;
   readonly logger: Logger;
-  readonly app = new KvRegister();
+  readonly app: ReplicatedStateMachine;
 
   private readonly roleSubject: BehaviorSubject<RoleState>;
   private readonly committedSubject = new Subject<CommittedTxn>();
@@ -120,6 +149,7 @@ export class ZabServer {
     this.id = o.id;
     this.config = o.config;
     this.self = selfServer(o.config, o.id);
+    this.app = o.app ?? new DataTree();
     this.logger = o.logger ?? pino({ name: 'zab', base: { sid: o.id, pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
     this.roleSubject = new BehaviorSubject<RoleState>({ serverId: o.id, role: 'looking', phase: 'starting', leader: null, epoch: 0 });
     this.role$ = this.roleSubject.asObservable();
@@ -187,7 +217,8 @@ export class ZabServer {
         delivered: (_sid, txn) => {
           snapshotter.onApplied(txn.zxid);
           if (this.committedSubject.observed) {
-            this.committedSubject.next({ zxid: txn.zxid, txn: decodeTxn(decodeEnvelope(txn.data).op) });
+            const op = decodeEnvelope(txn.data).op;
+            this.committedSubject.next({ zxid: txn.zxid, txn: app instanceof DataTree ? decodeTreeTxn(op) : op });
           }
         },
       },
@@ -226,19 +257,26 @@ export class ZabServer {
     return clientAddressOf(this.config, this.self);
   }
 
-  /** Submits a KV write; resolves once committed and applied here. */
-  async write(req: KvRequest): Promise<WriteResult> {
+  /** Submits a data-tree write (create, delete, setData, multi); resolves once committed and applied here. */
+  async write(req: DataTreeRequest): Promise<CreateResult | DeleteResult | SetDataResult | MultiResult> {
+    this.tree();
     const node = this.requireNode();
     let committed;
     try {
-      committed = await node.submit(encodeRequest(req));
+      committed = await node.submit(encodeTreeRequest(req));
     } catch (err) {
       throw rejectedToClientError(err);
     }
-    const result = decodeResult(committed.result);
+    const result = decodeTreeResult(committed.result);
     const zxid = formatZxid(committed.zxid);
-    if (!result.ok) throw new ClientOpError(result.code, `${req.op} ${req.key}: ${result.code}`, zxid);
-    return { zxid, version: result.version };
+    if (!result.ok) {
+      const code = result.code === 'RuntimeInconsistency' ? 'Internal' : result.code;
+      const what = req.op === 'multi' ? `multi (op on ${result.path})` : `${req.op} ${result.path}`;
+      throw new ClientOpError(code, `${what}: ${result.code}`, zxid, result.results?.map((r) => ({ ...r })));
+    }
+    if (result.op === 'multi') return { zxid, results: result.results.map(wireOpResult) };
+    const { op: _op, ...rest } = wireOpResult(result);
+    return { zxid, ...rest } as CreateResult | DeleteResult | SetDataResult;
   }
 
   async sync(): Promise<SyncResult> {
@@ -250,14 +288,38 @@ export class ZabServer {
     }
   }
 
-  /** A local read; refused (NotServing) unless this server is in broadcast phase. */
-  get(key: string): GetResult {
+  /** Local reads; refused (NotServing) unless this server is in broadcast phase. */
+  getData(path: string): GetDataResult {
+    const tree = this.readableTree();
+    const r = readPath(() => tree.getData(path));
+    if (!r) throw new ClientOpError('NoNode', `getData ${path}: NoNode`);
+    return { path, data: r.data, stat: toZnodeStat(r.stat), zxid: formatZxid(tree.lastApplied()) };
+  }
+
+  exists(path: string): ExistsResult {
+    const tree = this.readableTree();
+    const stat = readPath(() => tree.exists(path));
+    return { path, stat: stat ? toZnodeStat(stat) : null, zxid: formatZxid(tree.lastApplied()) };
+  }
+
+  getChildren(path: string): GetChildrenResult {
+    const tree = this.readableTree();
+    const r = readPath(() => tree.getChildren(path));
+    if (!r) throw new ClientOpError('NoNode', `getChildren ${path}: NoNode`);
+    return { path, children: r.children, stat: toZnodeStat(r.stat), zxid: formatZxid(tree.lastApplied()) };
+  }
+
+  private tree(): DataTree {
+    if (!(this.app instanceof DataTree)) throw new ClientOpError('BadRequest', `server ${this.id} does not run a data tree`);
+    return this.app;
+  }
+
+  private readableTree(): DataTree {
     const role = this.roleSubject.value;
     if (role.phase !== 'broadcast') {
       throw new ClientOpError('NotServing', `server ${this.id} is not serving (${role.role}, ${role.phase}); retry, here or on another server`);
     }
-    const e = this.app.get(key);
-    return { key, value: e?.value ?? null, version: e?.version ?? 0, zxid: formatZxid(this.app.lastApplied()) };
+    return this.tree();
   }
 
   status(): ServerStatus {
@@ -280,6 +342,7 @@ export class ZabServer {
         const a = this.clientAddress();
         return a ? formatHostPort(a) : '';
       })(),
+      ...(this.app instanceof DataTree ? { znodes: this.app.size() } : {}),
       connections: this.clientPort?.connectionCount() ?? 0,
       pid: process.pid,
       uptimeMs: Math.round(performance.now() - this.startedAt),
@@ -324,16 +387,12 @@ export class ZabServer {
     return {
       start: (req: ClientRequest) => {
         switch (req.op) {
-          case 'put':
-            return this.write({ op: 'put', key: req.key, value: req.value });
-          case 'cas':
-            return this.write({ op: 'cas', key: req.key, expectedVersion: req.expectedVersion, value: req.value });
+          case 'create':
           case 'delete':
-            return this.write(
-              req.expectedVersion === undefined
-                ? { op: 'delete', key: req.key }
-                : { op: 'delete', key: req.key, expectedVersion: req.expectedVersion },
-            );
+          case 'setData':
+            return this.write(toTreeOp(req));
+          case 'multi':
+            return this.write({ op: 'multi', ops: req.ops.map(toTreeOp) });
           case 'sync':
             return this.sync();
           default:
@@ -341,11 +400,57 @@ export class ZabServer {
         }
       },
       read: (req: ClientRequest) => {
-        if (req.op === 'get') return this.get(req.key);
-        if (req.op === 'status') return this.status();
-        throw new ClientOpError('BadRequest', `${req.op} is not a read`);
+        switch (req.op) {
+          case 'getData':
+            return this.getData(req.path);
+          case 'exists':
+            return this.exists(req.path);
+          case 'getChildren':
+            return this.getChildren(req.path);
+          case 'status':
+            return this.status();
+          default:
+            throw new ClientOpError('BadRequest', `${req.op} is not a read`);
+        }
       },
     };
+  }
+}
+
+/** A client-protocol op as the data tree takes it (an omitted version is -1: any). */
+function toTreeOp(op: MultiOp): DataTreeOp {
+  switch (op.op) {
+    case 'create':
+      return { op: 'create', path: op.path, data: op.data, ...(op.sequential ? { sequential: true } : {}) };
+    case 'delete':
+      return { op: 'delete', path: op.path, version: op.version ?? -1 };
+    case 'setData':
+      return { op: 'setData', path: op.path, data: op.data, version: op.version ?? -1 };
+    case 'check':
+      return { op: 'check', path: op.path, version: op.version };
+  }
+}
+
+function wireOpResult(r: DataTreeOpResult): MultiOpResult {
+  switch (r.op) {
+    case 'create':
+      return { op: 'create', path: r.path, stat: toZnodeStat(r.stat) };
+    case 'setData':
+      return { op: 'setData', path: r.path, stat: toZnodeStat(r.stat) };
+    case 'delete':
+      return { op: 'delete', path: r.path };
+    case 'check':
+      return { op: 'check', path: r.path };
+  }
+}
+
+/** Runs a tree read, turning a bad path into a BadArguments answer. */
+function readPath<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof DataTreeError) throw new ClientOpError(err.code, err.message);
+    throw err;
   }
 }
 
@@ -365,6 +470,8 @@ export interface StartServerOptions {
   logger?: Logger;
   clientHost?: string;
   clientPort?: number;
+  /** the replicated application (default: a new DataTree) */
+  app?: ReplicatedStateMachine;
 }
 
 /** Embedded API: loads the config if given a path, reads myid if no id, starts a server. */
@@ -377,6 +484,7 @@ export async function startServer(options: StartServerOptions): Promise<ZabServe
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.clientHost !== undefined ? { clientHost: options.clientHost } : {}),
     ...(options.clientPort !== undefined ? { clientPort: options.clientPort } : {}),
+    ...(options.app ? { app: options.app } : {}),
   });
   try {
     await server.start();

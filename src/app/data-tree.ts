@@ -1,0 +1,491 @@
+/**
+ * ZooKeeper's replicated data tree as a ReplicatedStateMachine: znodes with data and a stat
+ * (czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner, dataLength,
+ * numChildren). No sessions here, so no ephemeral nodes (ephemeralOwner is always 0) and no ACLs.
+ *
+ * The leader's prepare() judges a request (create, delete, setData, check, multi) against the
+ * committed tree plus an overlay of what the prepared-but-unapplied txns will do (nodes created,
+ * changed, deleted, and their parents' cversion / numChildren / pzxid), as ZooKeeper's
+ * PrepRequestProcessor does with its outstanding ChangeRecords. It emits an idempotent txn that
+ * carries the outcome: the final path of a sequential create, the parent's new cversion, the new
+ * data version, the time (read from the injected clock by the leader only), or the error. apply()
+ * never reads a clock or judges a condition: it folds the txn, so every server computes the same tree
+ * and returns the same result. Txns at or below lastApplied() are skipped (replay after a snapshot).
+ */
+import { createHash } from 'node:crypto';
+import { Packr } from 'msgpackr';
+import { formatZxid, type Zxid } from '../zxid.js';
+import type { ReplicatedStateMachine } from './state-machine.js';
+import { nameOf, parentOf, pathProblem, sequenceSuffix } from './znode-path.js';
+
+// ---------------------------------------------------------------- types
+
+export interface Stat {
+  /** zxid of the txn that created the node */
+  czxid: Zxid;
+  /** zxid of the txn that last changed its data */
+  mzxid: Zxid;
+  /** zxid of the txn that last created or deleted one of its children */
+  pzxid: Zxid;
+  /** ms since the epoch, stamped by the leader */
+  ctime: number;
+  mtime: number;
+  /** data version: 0 at create, +1 per setData */
+  version: number;
+  /** child version: +1 per child created or deleted */
+  cversion: number;
+  /** ACL version (no ACLs here: always 0) */
+  aversion: number;
+  /** session owning an ephemeral node (no sessions here: always 0) */
+  ephemeralOwner: number;
+  dataLength: number;
+  numChildren: number;
+}
+
+/** ZooKeeper's error codes for data-tree operations (KeeperException.Code). */
+export type DataTreeErrorCode = 'NoNode' | 'NodeExists' | 'BadVersion' | 'NotEmpty' | 'BadArguments';
+/** In a failed multi: Ok for the ops before the failing one, RuntimeInconsistency for those after (as ZooKeeper). */
+export type MultiOpErrorCode = DataTreeErrorCode | 'Ok' | 'RuntimeInconsistency';
+
+/** One operation. version -1 means "any version". */
+export type DataTreeOp =
+  | { op: 'create'; path: string; data: Uint8Array; sequential?: boolean }
+  | { op: 'delete'; path: string; version: number }
+  | { op: 'setData'; path: string; data: Uint8Array; version: number }
+  | { op: 'check'; path: string; version: number };
+
+/** Client requests: one operation, or several applied all-or-nothing. */
+export type DataTreeRequest = DataTreeOp | { op: 'multi'; ops: DataTreeOp[] };
+
+/** Idempotent txns: the outcome, decided by the leader. */
+export type DataTreeOpTxn =
+  | { op: 'create'; path: string; data: Uint8Array; parentCversion: number; time: number }
+  | { op: 'delete'; path: string; parentCversion: number }
+  | { op: 'setData'; path: string; data: Uint8Array; version: number; time: number }
+  | { op: 'check'; path: string };
+
+export type DataTreeTxn =
+  | DataTreeOpTxn
+  | { op: 'multi'; txns: (DataTreeOpTxn | { op: 'error'; code: MultiOpErrorCode; path: string })[] }
+  | { op: 'error'; code: DataTreeErrorCode; path: string };
+
+/** The result of one successful operation (alone or inside a multi). */
+export type DataTreeOpResult =
+  | { op: 'create'; path: string; stat: Stat }
+  | { op: 'delete'; path: string }
+  | { op: 'setData'; path: string; stat: Stat }
+  | { op: 'check'; path: string };
+
+/** What apply() returns for the client. A failed multi carries every op's outcome, as ZooKeeper's MultiResponse. */
+export type DataTreeResult =
+  | ({ ok: true } & DataTreeOpResult)
+  | { ok: true; op: 'multi'; results: DataTreeOpResult[] }
+  | { ok: false; code: DataTreeErrorCode | 'RuntimeInconsistency'; path: string; results?: { op: 'error'; code: MultiOpErrorCode; path: string }[] };
+
+/** A read refused because of a bad path, or a missing node where one is required. */
+export class DataTreeError extends Error {
+  override readonly name = 'DataTreeError';
+  constructor(
+    readonly code: DataTreeErrorCode,
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const packr = new Packr({ useRecords: false });
+
+export const encodeTreeRequest = (r: DataTreeRequest): Uint8Array => packr.pack(r);
+export const decodeTreeRequest = (b: Uint8Array): DataTreeRequest => packr.unpack(b) as DataTreeRequest;
+export const encodeTreeTxn = (t: DataTreeTxn): Uint8Array => packr.pack(t);
+export const decodeTreeTxn = (b: Uint8Array): DataTreeTxn => packr.unpack(b) as DataTreeTxn;
+export const encodeTreeResult = (r: DataTreeResult): Uint8Array => packr.pack(r);
+export const decodeTreeResult = (b: Uint8Array): DataTreeResult => packr.unpack(b) as DataTreeResult;
+
+// ---------------------------------------------------------------- internals
+
+interface Znode {
+  data: Uint8Array;
+  stat: Stat;
+  children: Set<string>;
+}
+
+/** A node as the prepared txns will leave it (no children set: numChildren in the stat is enough to judge). */
+interface NodeView {
+  data: Uint8Array;
+  stat: Stat;
+}
+
+type Judged = { txn: DataTreeOpTxn } | { code: DataTreeErrorCode; path: string };
+
+/** Nodes changed by the op being judged (and earlier ops of its multi): path -> view, null = deleted. */
+type Scratch = Map<string, NodeView | null>;
+
+const copyBytes = (b: Uint8Array): Uint8Array => new Uint8Array(b);
+const copyStat = (s: Stat): Stat => ({ ...s });
+
+function emptyStat(): Stat {
+  return { czxid: 0n, mzxid: 0n, pzxid: 0n, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0, dataLength: 0, numChildren: 0 };
+}
+
+function newRoot(): Znode {
+  return { data: new Uint8Array(0), stat: emptyStat(), children: new Set() };
+}
+
+const isVersion = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= -1;
+const versionMatches = (expected: number, actual: number): boolean => expected === -1 || expected === actual;
+
+/** [path, data, czxid, mzxid, pzxid, ctime, mtime, version, cversion] */
+type SnapshotRow = [string, Uint8Array, bigint, bigint, bigint, number, number, number, number];
+
+export interface DataTreeOptions {
+  /** the leader's clock for ctime/mtime (ms since the epoch); default Date.now */
+  now?: () => number;
+}
+
+export class DataTree implements ReplicatedStateMachine {
+  private nodes = new Map<string, Znode>([['/', newRoot()]]);
+  private applied: Zxid = 0n;
+  private readonly now: () => number;
+  /** What prepared-but-unapplied txns will leave at a path (null: deleted), and the zxid of the last one touching it. */
+  private readonly pending = new Map<string, { view: NodeView | null; zxid: Zxid }>();
+  /** Paths touched by prepared txns, in zxid order, so apply() retires overlay entries cheaply. */
+  private pendingOrder: { zxid: Zxid; path: string }[] = [];
+  private pendingHead = 0;
+
+  constructor(options: DataTreeOptions = {}) {
+    this.now = options.now ?? Date.now;
+  }
+
+  // ---------------------------------------------------------------- reads (local, not replicated)
+
+  /** The node's data and stat; null when it does not exist. Throws DataTreeError(BadArguments) for a bad path. */
+  getData(path: string): { data: Uint8Array; stat: Stat } | null {
+    const n = this.nodes.get(checkPath(path));
+    return n ? { data: copyBytes(n.data), stat: copyStat(n.stat) } : null;
+  }
+
+  /** The node's stat, or null when it does not exist. */
+  exists(path: string): Stat | null {
+    const n = this.nodes.get(checkPath(path));
+    return n ? copyStat(n.stat) : null;
+  }
+
+  /** The node's children (names, sorted) and stat; null when it does not exist. */
+  getChildren(path: string): { children: string[]; stat: Stat } | null {
+    const n = this.nodes.get(checkPath(path));
+    return n ? { children: [...n.children].sort(), stat: copyStat(n.stat) } : null;
+  }
+
+  /** Number of znodes, the root included. */
+  size(): number {
+    return this.nodes.size;
+  }
+
+  /** Paths whose overlay entry is still pending (for tests). */
+  pendingPaths(): number {
+    return this.pending.size;
+  }
+
+  // ---------------------------------------------------------------- leader: prepare
+
+  prepare(request: Uint8Array, zxid: Zxid): Uint8Array {
+    let req: DataTreeRequest;
+    try {
+      req = decodeTreeRequest(request);
+    } catch {
+      return encodeTreeTxn({ op: 'error', code: 'BadArguments', path: '' });
+    }
+    const time = this.now();
+    const scratch: Scratch = new Map();
+    let txn: DataTreeTxn;
+    if (req && typeof req === 'object' && req.op === 'multi') {
+      const ops: unknown[] = Array.isArray(req.ops) ? req.ops : [];
+      const txns: DataTreeOpTxn[] = [];
+      let failed: { index: number; code: DataTreeErrorCode } | null = null;
+      if (!Array.isArray(req.ops)) failed = { index: 0, code: 'BadArguments' };
+      for (let i = 0; i < ops.length && !failed; i++) {
+        const j = this.judge(ops[i], scratch, zxid, time);
+        if ('code' in j) failed = { index: i, code: j.code };
+        else txns.push(j.txn);
+      }
+      if (failed) {
+        const f = failed;
+        const pathOf = (op: unknown): string => (op && typeof op === 'object' && typeof (op as { path?: unknown }).path === 'string' ? (op as { path: string }).path : '');
+        txn = {
+          op: 'multi',
+          txns: (ops.length > 0 ? ops : [undefined]).map((op, i) => ({
+            op: 'error' as const,
+            code: i < f.index ? ('Ok' as const) : i === f.index ? f.code : ('RuntimeInconsistency' as const),
+            path: pathOf(op),
+          })),
+        };
+        scratch.clear();
+      } else {
+        txn = { op: 'multi', txns };
+      }
+    } else {
+      const j = this.judge(req, scratch, zxid, time);
+      txn = 'code' in j ? { op: 'error', code: j.code, path: j.path } : j.txn;
+    }
+    for (const [path, view] of scratch) {
+      this.pending.set(path, { view, zxid });
+      this.pendingOrder.push({ zxid, path });
+    }
+    return encodeTreeTxn(txn);
+  }
+
+  /** The node at `path` as committed state, pending txns and the scratch of the current request leave it. */
+  private look(path: string, scratch: Scratch): NodeView | null {
+    if (scratch.has(path)) return scratch.get(path) ?? null;
+    const p = this.pending.get(path);
+    if (p) return p.view;
+    const n = this.nodes.get(path);
+    return n ? { data: n.data, stat: n.stat } : null;
+  }
+
+  /** Judges one op; on success records its effect in `scratch` and returns its txn. */
+  private judge(raw: unknown, scratch: Scratch, zxid: Zxid, time: number): Judged {
+    if (!raw || typeof raw !== 'object') return { code: 'BadArguments', path: '' };
+    const op = raw as DataTreeOp;
+    const path = op.path;
+    if (typeof path !== 'string') return { code: 'BadArguments', path: '' };
+    const bad = { code: 'BadArguments', path } as const;
+    switch (op.op) {
+      case 'create': {
+        const sequential = op.sequential === true;
+        if (pathProblem(path, sequential) !== null || !(op.data instanceof Uint8Array)) return bad;
+        if (path === '/') return { code: 'NodeExists', path };
+        const parentPath = parentOf(path);
+        const parent = this.look(parentPath, scratch);
+        if (!parent) return { code: 'NoNode', path };
+        const finalPath = sequential ? path + sequenceSuffix(parent.stat.cversion) : path;
+        if (pathProblem(finalPath) !== null) return bad;
+        if (this.look(finalPath, scratch)) return { code: 'NodeExists', path: finalPath };
+        const parentCversion = parent.stat.cversion + 1;
+        const data = copyBytes(op.data);
+        scratch.set(parentPath, {
+          data: parent.data,
+          stat: { ...parent.stat, cversion: parentCversion, numChildren: parent.stat.numChildren + 1, pzxid: zxid },
+        });
+        scratch.set(finalPath, {
+          data,
+          stat: { ...emptyStat(), czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: time, mtime: time, dataLength: data.length },
+        });
+        return { txn: { op: 'create', path: finalPath, data, parentCversion, time } };
+      }
+      case 'delete': {
+        if (pathProblem(path) !== null || !isVersion(op.version) || path === '/') return bad;
+        const node = this.look(path, scratch);
+        if (!node) return { code: 'NoNode', path };
+        if (!versionMatches(op.version, node.stat.version)) return { code: 'BadVersion', path };
+        if (node.stat.numChildren > 0) return { code: 'NotEmpty', path };
+        const parentPath = parentOf(path);
+        const parent = this.look(parentPath, scratch);
+        if (!parent) return { code: 'NoNode', path }; // cannot happen: a node's parent exists
+        const parentCversion = parent.stat.cversion + 1;
+        scratch.set(parentPath, {
+          data: parent.data,
+          stat: { ...parent.stat, cversion: parentCversion, numChildren: parent.stat.numChildren - 1, pzxid: zxid },
+        });
+        scratch.set(path, null);
+        return { txn: { op: 'delete', path, parentCversion } };
+      }
+      case 'setData': {
+        if (pathProblem(path) !== null || !isVersion(op.version) || !(op.data instanceof Uint8Array)) return bad;
+        const node = this.look(path, scratch);
+        if (!node) return { code: 'NoNode', path };
+        if (!versionMatches(op.version, node.stat.version)) return { code: 'BadVersion', path };
+        const data = copyBytes(op.data);
+        const version = node.stat.version + 1;
+        scratch.set(path, { data, stat: { ...node.stat, version, mzxid: zxid, mtime: time, dataLength: data.length } });
+        return { txn: { op: 'setData', path, data, version, time } };
+      }
+      case 'check': {
+        if (pathProblem(path) !== null || !isVersion(op.version)) return bad;
+        const node = this.look(path, scratch);
+        if (!node) return { code: 'NoNode', path };
+        if (!versionMatches(op.version, node.stat.version)) return { code: 'BadVersion', path };
+        return { txn: { op: 'check', path } };
+      }
+      default:
+        return bad; // unknown op, or a multi inside a multi
+    }
+  }
+
+  // ---------------------------------------------------------------- every server: apply
+
+  apply(zxid: Zxid, txn: Uint8Array): Uint8Array {
+    const t = decodeTreeTxn(txn);
+    if (zxid <= this.applied) {
+      // Already folded (replay after a snapshot): change nothing.
+      return encodeTreeResult({ ok: false, code: 'RuntimeInconsistency', path: 'path' in t ? t.path : '' });
+    }
+    let result: DataTreeResult;
+    switch (t.op) {
+      case 'error':
+        result = { ok: false, code: t.code, path: t.path };
+        break;
+      case 'multi': {
+        const failed = t.txns.find((s) => s.op === 'error' && s.code !== 'Ok');
+        if (failed || t.txns.some((s) => s.op === 'error')) {
+          const errors = t.txns.map((s) => (s.op === 'error' ? s : { op: 'error' as const, code: 'Ok' as const, path: s.path }));
+          const first = failed as { code: DataTreeErrorCode; path: string } | undefined;
+          result = { ok: false, code: first?.code ?? 'RuntimeInconsistency', path: first?.path ?? '', results: errors };
+        } else {
+          const results: DataTreeOpResult[] = [];
+          for (const s of t.txns as DataTreeOpTxn[]) results.push(this.applyOp(zxid, s));
+          result = { ok: true, op: 'multi', results };
+        }
+        break;
+      }
+      case 'create':
+      case 'delete':
+      case 'setData':
+      case 'check':
+        result = { ok: true, ...this.applyOp(zxid, t) };
+        break;
+      default:
+        throw new Error(`unknown data tree txn: ${JSON.stringify(t)}`);
+    }
+    this.applied = zxid;
+    this.retirePending(zxid);
+    return encodeTreeResult(result);
+  }
+
+  /** Folds one op txn. Every value comes from the txn (or the zxid), so all servers agree. */
+  private applyOp(zxid: Zxid, t: DataTreeOpTxn): DataTreeOpResult {
+    switch (t.op) {
+      case 'create': {
+        const parent = this.nodes.get(parentOf(t.path));
+        if (!parent) throw new Error(`create ${t.path} at ${formatZxid(zxid)}: no parent (the tree diverged from the leader's)`);
+        const data = copyBytes(t.data);
+        const existing = this.nodes.get(t.path);
+        const node: Znode = {
+          data,
+          stat: { ...emptyStat(), czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: t.time, mtime: t.time, dataLength: data.length },
+          children: existing?.children ?? new Set(),
+        };
+        node.stat.numChildren = node.children.size;
+        this.nodes.set(t.path, node);
+        parent.children.add(nameOf(t.path));
+        parent.stat.cversion = t.parentCversion;
+        parent.stat.pzxid = zxid;
+        parent.stat.numChildren = parent.children.size;
+        return { op: 'create', path: t.path, stat: copyStat(node.stat) };
+      }
+      case 'delete': {
+        this.deleteSubtree(t.path);
+        const parent = this.nodes.get(parentOf(t.path));
+        if (parent) {
+          parent.children.delete(nameOf(t.path));
+          parent.stat.cversion = t.parentCversion;
+          parent.stat.pzxid = zxid;
+          parent.stat.numChildren = parent.children.size;
+        }
+        return { op: 'delete', path: t.path };
+      }
+      case 'setData': {
+        const node = this.nodes.get(t.path);
+        if (!node) throw new Error(`setData ${t.path} at ${formatZxid(zxid)}: no such node (the tree diverged from the leader's)`);
+        node.data = copyBytes(t.data);
+        node.stat.version = t.version;
+        node.stat.mzxid = zxid;
+        node.stat.mtime = t.time;
+        node.stat.dataLength = node.data.length;
+        return { op: 'setData', path: t.path, stat: copyStat(node.stat) };
+      }
+      case 'check':
+        return { op: 'check', path: t.path };
+    }
+  }
+
+  /** Removes a node (and, defensively, anything below it: the leader only deletes leaves). */
+  private deleteSubtree(path: string): void {
+    const n = this.nodes.get(path);
+    if (!n) return;
+    for (const c of n.children) this.deleteSubtree(path === '/' ? `/${c}` : `${path}/${c}`);
+    this.nodes.delete(path);
+  }
+
+  /** Drops overlay entries whose last prepared txn is now applied. */
+  private retirePending(zxid: Zxid): void {
+    while (this.pendingHead < this.pendingOrder.length) {
+      const p = this.pendingOrder[this.pendingHead]!;
+      if (p.zxid > zxid) break;
+      if (this.pending.get(p.path)?.zxid === p.zxid) this.pending.delete(p.path);
+      this.pendingHead++;
+    }
+    if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pendingOrder.length) {
+      this.pendingOrder = this.pendingOrder.slice(this.pendingHead);
+      this.pendingHead = 0;
+    }
+  }
+
+  discardPending(): void {
+    this.pending.clear();
+    this.pendingOrder = [];
+    this.pendingHead = 0;
+  }
+
+  lastApplied(): Zxid {
+    return this.applied;
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  /** Every node as a row, sorted by path: equal trees give equal bytes. Children and numChildren are rebuilt on restore. */
+  snapshot(): Uint8Array {
+    const rows: SnapshotRow[] = this.sortedPaths().map((p) => {
+      const { data, stat: s } = this.nodes.get(p)!;
+      return [p, data, s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime, s.version, s.cversion];
+    });
+    return packr.pack({ format: 'data-tree/1', nodes: rows });
+  }
+
+  restore(snapshot: Uint8Array, zxid: Zxid): void {
+    const decoded = packr.unpack(snapshot) as { format?: unknown; nodes?: SnapshotRow[] };
+    if (decoded?.format !== 'data-tree/1' || !Array.isArray(decoded.nodes)) throw new Error('not a data-tree snapshot');
+    const nodes = new Map<string, Znode>();
+    for (const [path, data, czxid, mzxid, pzxid, ctime, mtime, version, cversion] of decoded.nodes) {
+      const d = copyBytes(data);
+      const stat: Stat = { ...emptyStat(), czxid: BigInt(czxid), mzxid: BigInt(mzxid), pzxid: BigInt(pzxid), ctime, mtime, version, cversion, dataLength: d.length };
+      nodes.set(path, { data: d, stat, children: new Set() });
+    }
+    if (!nodes.has('/')) throw new Error('data-tree snapshot without a root');
+    for (const path of nodes.keys()) {
+      if (path === '/') continue;
+      const parent = nodes.get(parentOf(path));
+      if (!parent) throw new Error(`data-tree snapshot: ${path} has no parent`);
+      parent.children.add(nameOf(path));
+    }
+    for (const n of nodes.values()) n.stat.numChildren = n.children.size;
+    this.nodes = nodes;
+    this.applied = zxid;
+    this.discardPending();
+  }
+
+  digest(): string {
+    const h = createHash('sha1');
+    h.update(`applied:${this.applied.toString(16)}\n`);
+    for (const p of this.sortedPaths()) {
+      const { data, stat: s } = this.nodes.get(p)!;
+      h.update(
+        `${JSON.stringify(p)}\t${s.czxid.toString(16)}\t${s.mzxid.toString(16)}\t${s.pzxid.toString(16)}\t${s.ctime}\t${s.mtime}\t` +
+          `${s.version}\t${s.cversion}\t${s.dataLength}\t${s.numChildren}\t${Buffer.from(data).toString('hex')}\n`,
+      );
+    }
+    return h.digest('hex');
+  }
+
+  private sortedPaths(): string[] {
+    return [...this.nodes.keys()].sort();
+  }
+}
+
+function checkPath(path: string): string {
+  const problem = pathProblem(path);
+  if (problem !== null) throw new DataTreeError('BadArguments', String(path), `bad path ${JSON.stringify(path)}: ${problem}`);
+  return path;
+}
