@@ -96,8 +96,10 @@ export const followerMachine = setup({
   },
   guards: {
     isLeaderInfo: ({ event }) => isQuorumMsg(event, 'LEADERINFO'),
-    epochIsNew: ({ context, event }) => msgOf<'LEADERINFO'>(event).newEpoch > context.acceptedEpoch,
-    epochIsSame: ({ context, event }) => msgOf<'LEADERINFO'>(event).newEpoch === context.acceptedEpoch,
+    /** the announced epoch (taken from LEADERINFO) is one we never accepted */
+    epochIsNew: ({ context }) => context.epoch > context.acceptedEpoch,
+    /** the announced epoch is one we accepted before (a reconnect): ack, but not counted */
+    epochIsSame: ({ context }) => context.epoch === context.acceptedEpoch,
     isDiff: ({ event }) => isQuorumMsg(event, 'DIFF'),
     isTrunc: ({ event }) => isQuorumMsg(event, 'TRUNC'),
     isSnap: ({ event }) => isQuorumMsg(event, 'SNAP'),
@@ -147,7 +149,8 @@ export const followerMachine = setup({
     })),
     noteTruncated: assign(({ context, event }) => {
       const z = (event as Extract<PeerEvent, { type: 'TRUNCATED' }>).zxid;
-      return { lastLogged: context.lastLogged < z ? context.lastLogged : z, storagePending: context.storagePending - 1 };
+      // A TRUNCATED nobody asked for (a stale completion) must not unbalance the count.
+      return { lastLogged: context.lastLogged < z ? context.lastLogged : z, storagePending: Math.max(0, context.storagePending - 1) };
     }),
     beginSnapshot: assign(({ event }) => ({ snapshotZxid: msgOf<'SNAP'>(event).zxid })),
     passSnapshotChunk: ({ context, event }) => {
@@ -168,7 +171,7 @@ export const followerMachine = setup({
         lastLogged: z,
         committed: context.committed > z ? context.committed : z,
         delivered: z,
-        storagePending: context.storagePending - 1,
+        storagePending: Math.max(0, context.storagePending - 1),
       };
     }),
     append: ({ context, event }) => context.io({ type: 'append', txns: msgOf<'PROPOSAL'>(event).txns }),
@@ -336,9 +339,9 @@ export const followerMachine = setup({
                 },
                 checkingEpoch: {
                   always: [
-                    { guard: ({ context }) => context.epoch > context.acceptedEpoch, target: 'persistingAcceptedEpoch' },
+                    { guard: 'epochIsNew', target: 'persistingAcceptedEpoch' },
                     {
-                      guard: ({ context }) => context.epoch === context.acceptedEpoch,
+                      guard: 'epochIsSame',
                       target: '#follower.session.protocol.synchronization',
                       actions: { type: 'sendAckEpoch', params: { counted: false } },
                     },

@@ -10,6 +10,7 @@ import { registerSim } from './sim.js';
 import { registerServer } from './server.js';
 import { registerEnsemble } from './ensemble.js';
 import { registerClient, registerStatus } from './client.js';
+import { registerStatecharts } from './statecharts.js';
 import { packageVersion } from './version.js';
 
 export interface CliContext {
@@ -22,7 +23,7 @@ export interface CliContext {
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
 /** The subcommands, in the order `zab --help` lists them. Add a command by appending its register function. */
-export const COMMANDS: RegisterCommand[] = [registerSim, registerServer, registerEnsemble, registerClient, registerStatus];
+export const COMMANDS: RegisterCommand[] = [registerSim, registerServer, registerEnsemble, registerClient, registerStatus, registerStatecharts];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('zab')
