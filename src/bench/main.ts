@@ -5,9 +5,10 @@
  * stdout (a table, then one JSON line last).
  */
 import { Command } from 'commander';
+import { ensembleBenchCommand } from './ensemble-bench.js';
 import { logBenchCommand } from './log-bench.js';
 
-const BENCHMARKS: (() => Command)[] = [logBenchCommand];
+const BENCHMARKS: (() => Command)[] = [logBenchCommand, ensembleBenchCommand];
 
 const program = new Command('bench').description('zab-ts benchmarks').showHelpAfterError();
 for (const make of BENCHMARKS) program.addCommand(make());
