@@ -12,6 +12,7 @@
  * never reads a clock or judges a condition: it folds the txn, so every server computes the same tree
  * and returns the same result. Txns at or below lastApplied() are skipped (replay after a snapshot).
  */
+import { PendingOverlay } from './pending-overlay.js';
 import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { formatZxid, type Zxid } from '../zxid.js';
@@ -148,11 +149,8 @@ export class DataTree implements ReplicatedStateMachine {
   private nodes = new Map<string, Znode>([['/', newRoot()]]);
   private applied: Zxid = 0n;
   private readonly now: () => number;
-  /** What prepared-but-unapplied txns will leave at a path (null: deleted), and the zxid of the last one touching it. */
-  private readonly pending = new Map<string, { view: NodeView | null; zxid: Zxid }>();
-  /** Paths touched by prepared txns, in zxid order, so apply() retires overlay entries cheaply. */
-  private pendingOrder: { zxid: Zxid; path: string }[] = [];
-  private pendingHead = 0;
+  /** What prepared-but-unapplied txns will leave at a path (null: deleted). */
+  private readonly pending = new PendingOverlay<NodeView | null>();
 
   constructor(options: DataTreeOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -229,10 +227,7 @@ export class DataTree implements ReplicatedStateMachine {
       const j = this.judge(req, scratch, zxid, time);
       txn = 'code' in j ? { op: 'error', code: j.code, path: j.path } : j.txn;
     }
-    for (const [path, view] of scratch) {
-      this.pending.set(path, { view, zxid });
-      this.pendingOrder.push({ zxid, path });
-    }
+    for (const [path, view] of scratch) this.pending.set(path, view, zxid);
     return encodeTreeTxn(txn);
   }
 
@@ -240,7 +235,7 @@ export class DataTree implements ReplicatedStateMachine {
   private look(path: string, scratch: Scratch): NodeView | null {
     if (scratch.has(path)) return scratch.get(path) ?? null;
     const p = this.pending.get(path);
-    if (p) return p.view;
+    if (p) return p.value;
     const n = this.nodes.get(path);
     return n ? { data: n.data, stat: n.stat } : null;
   }
@@ -350,7 +345,7 @@ export class DataTree implements ReplicatedStateMachine {
         throw new Error(`unknown data tree txn: ${JSON.stringify(t)}`);
     }
     this.applied = zxid;
-    this.retirePending(zxid);
+    this.pending.retireUpTo(zxid);
     return encodeTreeResult(result);
   }
 
@@ -409,24 +404,8 @@ export class DataTree implements ReplicatedStateMachine {
     this.nodes.delete(path);
   }
 
-  /** Drops overlay entries whose last prepared txn is now applied. */
-  private retirePending(zxid: Zxid): void {
-    while (this.pendingHead < this.pendingOrder.length) {
-      const p = this.pendingOrder[this.pendingHead]!;
-      if (p.zxid > zxid) break;
-      if (this.pending.get(p.path)?.zxid === p.zxid) this.pending.delete(p.path);
-      this.pendingHead++;
-    }
-    if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pendingOrder.length) {
-      this.pendingOrder = this.pendingOrder.slice(this.pendingHead);
-      this.pendingHead = 0;
-    }
-  }
-
   discardPending(): void {
     this.pending.clear();
-    this.pendingOrder = [];
-    this.pendingHead = 0;
   }
 
   lastApplied(): Zxid {

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import type { Zxid } from '../zxid.js';
+import { PendingOverlay } from './pending-overlay.js';
 import type { ReplicatedStateMachine } from './state-machine.js';
 
 // ---- wire types ----
@@ -44,19 +45,12 @@ export const encodeResult = (r: KvResult): Uint8Array => packr.pack(r);
 export const decodeResult = (b: Uint8Array): KvResult => packr.unpack(b) as KvResult;
 
 /** What a key will look like once every prepared txn touching it is applied; null = absent. */
-interface Pending {
-  entry: KvEntry | null;
-  /** zxid of the last prepared txn that touched the key */
-  zxid: Zxid;
-}
 
 export class KvRegister implements ReplicatedStateMachine {
   private state = new Map<string, KvEntry>();
   private applied: Zxid = 0n;
-  private readonly pending = new Map<string, Pending>();
-  /** Prepared txns that touch a key, in zxid order, so apply() can retire overlay entries in O(1). */
-  private pendingOrder: { zxid: Zxid; key: string }[] = [];
-  private pendingHead = 0;
+  /** What prepared, unapplied txns leave at each key they touch (null: deleted). */
+  private readonly pending = new PendingOverlay<KvEntry | null>();
 
   get(key: string): KvEntry | undefined {
     const e = this.state.get(key);
@@ -71,8 +65,7 @@ export class KvRegister implements ReplicatedStateMachine {
     const req = decodeRequest(request);
     const txn = this.judge(req, this.view(req.key));
     if (txn.op !== 'error') {
-      this.pending.set(txn.key, { entry: txn.op === 'set' ? { value: txn.value, version: txn.version } : null, zxid });
-      this.pendingOrder.push({ zxid, key: txn.key });
+      this.pending.set(txn.key, txn.op === 'set' ? { value: txn.value, version: txn.version } : null, zxid);
     }
     return encodeTxn(txn);
   }
@@ -102,7 +95,7 @@ export class KvRegister implements ReplicatedStateMachine {
 
   private view(key: string): KvEntry | null {
     const p = this.pending.get(key);
-    if (p) return p.entry;
+    if (p) return p.value;
     return this.state.get(key) ?? null;
   }
 
@@ -125,28 +118,12 @@ export class KvRegister implements ReplicatedStateMachine {
         throw new Error(`unknown kv txn: ${JSON.stringify(t)}`);
     }
     if (zxid > this.applied) this.applied = zxid;
-    this.retirePending(zxid);
+    this.pending.retireUpTo(zxid);
     return encodeResult(result);
-  }
-
-  /** Drops overlay entries whose last prepared txn is now applied. */
-  private retirePending(zxid: Zxid): void {
-    while (this.pendingHead < this.pendingOrder.length) {
-      const p = this.pendingOrder[this.pendingHead] as { zxid: Zxid; key: string };
-      if (p.zxid > zxid) break;
-      if (this.pending.get(p.key)?.zxid === p.zxid) this.pending.delete(p.key);
-      this.pendingHead++;
-    }
-    if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pendingOrder.length) {
-      this.pendingOrder = this.pendingOrder.slice(this.pendingHead);
-      this.pendingHead = 0;
-    }
   }
 
   discardPending(): void {
     this.pending.clear();
-    this.pendingOrder = [];
-    this.pendingHead = 0;
   }
 
   /** Prepared txns whose effect is not yet applied (for tests). */
