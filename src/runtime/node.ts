@@ -472,7 +472,13 @@ export class ZabNode implements TransportHandler {
         box.queued = [];
       })
       .catch((err: unknown) => {
-        this.o.logger.error({ err, peer: sid }, 'sync stream failed; dropping the learner (it will reconnect)');
+        // The log cannot serve this range (a corrupt or missing record): from now on, learners that
+        // far behind get a snapshot instead of a DIFF that would fail again.
+        if (committedTo > this.purgedUpTo) this.purgedUpTo = committedTo;
+        this.o.logger.error(
+          { err, peer: sid, snapBelow: formatZxid(this.purgedUpTo) },
+          'sync stream failed; dropping the learner (it will reconnect and get a SNAP); check this server\'s txn log',
+        );
         this.dropOutbox(sid);
         this.o.transport.close(sid, 'sync stream failed');
         this.send({ type: 'PEER_DISCONNECTED', sid });
