@@ -149,6 +149,12 @@ export class ZabServer {
     this.id = o.id;
     this.config = o.config;
     this.self = selfServer(o.config, o.id);
+    if (this.self.role === 'observer') {
+      // The quorum rules count observers out, but they cannot yet find and follow a leader.
+      throw new ServerStartError(
+        `server.${o.id} is configured as an observer, which this version does not support yet: make it a participant (drop ':observer'), or give it weight 0 (weight.${o.id}=0) to keep its vote from counting`,
+      );
+    }
     this.app = o.app ?? new DataTree();
     this.logger = o.logger ?? pino({ name: 'zab', base: { sid: o.id, pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
     this.roleSubject = new BehaviorSubject<RoleState>({ serverId: o.id, role: 'looking', phase: 'starting', leader: null, epoch: 0 });
