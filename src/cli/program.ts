@@ -11,6 +11,7 @@ import { registerServer } from './server.js';
 import { registerEnsemble } from './ensemble.js';
 import { registerClient, registerStatus } from './client.js';
 import { registerStatecharts } from './statecharts.js';
+import { registerTrace } from './trace.js';
 import { packageVersion } from './version.js';
 
 export interface CliContext {
@@ -23,7 +24,7 @@ export interface CliContext {
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
 /** The subcommands, in the order `zab --help` lists them. Add a command by appending its register function. */
-export const COMMANDS: RegisterCommand[] = [registerSim, registerServer, registerEnsemble, registerClient, registerStatus, registerStatecharts];
+export const COMMANDS: RegisterCommand[] = [registerSim, registerServer, registerEnsemble, registerClient, registerStatus, registerStatecharts, registerTrace];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('zab')

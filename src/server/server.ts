@@ -263,6 +263,20 @@ export class ZabServer {
     return clientAddressOf(this.config, this.self);
   }
 
+  /**
+   * Submits one request of your own application (any `app` passed to the server) as bytes; resolves
+   * with its zxid and the result bytes your `apply()` returned, once committed and applied here.
+   */
+  async submit(request: Uint8Array): Promise<{ zxid: string; result: Uint8Array }> {
+    const node = this.requireNode();
+    try {
+      const c = await node.submit(request);
+      return { zxid: formatZxid(c.zxid), result: c.result };
+    } catch (err) {
+      throw rejectedToClientError(err);
+    }
+  }
+
   /** Submits a data-tree write (create, delete, setData, multi); resolves once committed and applied here. */
   async write(req: DataTreeRequest): Promise<CreateResult | DeleteResult | SetDataResult | MultiResult> {
     this.tree();
