@@ -99,7 +99,7 @@ async function freeBasePort(nodes: number): Promise<number> {
   throw new Error('no free port range found');
 }
 
-async function statusOf(addr: string): Promise<ServerStatus> {
+export async function statusOf(addr: string): Promise<ServerStatus> {
   const c = new ZabClient({ servers: addr, shuffle: false, requestTimeoutMs: 1000, connectTimeoutMs: 300, backoffMaxMs: 50 });
   try {
     return await c.status();
@@ -108,7 +108,7 @@ async function statusOf(addr: string): Promise<ServerStatus> {
   }
 }
 
-class LocalEnsemble {
+export class LocalEnsemble {
   private constructor(
     readonly dir: string,
     readonly proc: ChildProcess,
@@ -167,7 +167,7 @@ function cpuTimes(): { busy: number; total: number } | null {
   }
 }
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }

@@ -12,6 +12,7 @@ import { registerEnsemble } from './ensemble.js';
 import { registerClient, registerStatus } from './client.js';
 import { registerStatecharts } from './statecharts.js';
 import { registerTrace } from './trace.js';
+import { registerBench } from './bench.js';
 import { packageVersion } from './version.js';
 
 export interface CliContext {
@@ -24,7 +25,7 @@ export interface CliContext {
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
 /** The subcommands, in the order `zab --help` lists them. Add a command by appending its register function. */
-export const COMMANDS: RegisterCommand[] = [registerSim, registerServer, registerEnsemble, registerClient, registerStatus, registerStatecharts, registerTrace];
+export const COMMANDS: RegisterCommand[] = [registerSim, registerServer, registerEnsemble, registerClient, registerStatus, registerStatecharts, registerTrace, registerBench];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('zab')
