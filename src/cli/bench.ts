@@ -4,7 +4,7 @@
  * The logic is in src/bench/load.ts.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { runLoad, type LoadOp } from '../bench/load.js';
+import { runLoad, type LoadOptions } from '../bench/load.js';
 import { serverListArg } from './client.js';
 import { CliError, EXIT } from './errors.js';
 import type { CliContext } from './program.js';
@@ -17,17 +17,8 @@ function intArg(name: string, min: number, max: number): (v: string) => number {
   };
 }
 
-interface BenchCliOptions {
-  servers?: string;
-  local?: number;
-  tickTime: number;
-  op: LoadOp;
-  size: number;
-  clients: number;
-  outstanding: number;
-  seconds: number;
-  warmup: number;
-}
+/** What commander hands us: LoadOptions, with --servers / --local absent rather than null. */
+type BenchCliOptions = Omit<LoadOptions, 'servers' | 'local'> & { servers?: string; local?: number };
 
 export function registerBench(program: Command, ctx: CliContext): void {
   program

@@ -35,17 +35,20 @@ export function drive<M extends AnyStateMachine>(machine: M, input: Omit<InputFr
     clock,
     effects,
     send: (event) => actor.send(event),
-    take<T extends Effect['type']>(type?: T) {
-      const picked: Effect[] = [];
-      for (let i = 0; i < effects.length; ) {
-        if (type === undefined || effects[i]!.type === type) picked.push(...effects.splice(i, 1));
-        else i++;
-      }
-      return picked as Extract<Effect, { type: T }>[];
-    },
+    take: (type) => takeEffects(effects, type),
     advance: (ms) => clock.increment(ms),
     states: () => flattenState((actor.getSnapshot() as { value: unknown }).value),
   };
+}
+
+/** Removes and returns the effects captured so far, optionally only those of one type, in order. */
+export function takeEffects<T extends Effect['type']>(effects: Effect[], type?: T): Extract<Effect, { type: T }>[] {
+  const picked: Effect[] = [];
+  for (let i = 0; i < effects.length; ) {
+    if (type === undefined || effects[i]!.type === type) picked.push(...effects.splice(i, 1));
+    else i++;
+  }
+  return picked as Extract<Effect, { type: T }>[];
 }
 
 function flattenState(value: unknown, prefix = ''): string[] {

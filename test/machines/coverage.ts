@@ -10,6 +10,7 @@ import { expect } from 'vitest';
 import { createActor, SimulatedClock, type Actor, type AnyStateMachine, type EventFrom, type InputFrom, type InspectionEvent } from 'xstate';
 import { describeMachine, type MachineModel } from '../../src/inspect/model.js';
 import type { Effect, Io } from '../../machines/types.js';
+import { takeEffects } from '../../src/testing/harness.js';
 
 export class Coverage {
   readonly model: MachineModel;
@@ -133,14 +134,7 @@ export function driveCovered<M extends AnyStateMachine>(machine: M, input: Omit<
     effects,
     send: (event) => actor.send(event),
     timer: (delay, stateId) => actor.send({ type: `xstate.after.${delay}.${stateId}` } as unknown as EventFrom<M>),
-    take<T extends Effect['type']>(type?: T) {
-      const picked: Effect[] = [];
-      for (let i = 0; i < effects.length; ) {
-        if (type === undefined || effects[i]!.type === type) picked.push(...effects.splice(i, 1));
-        else i++;
-      }
-      return picked as Extract<Effect, { type: T }>[];
-    },
+    take: (type) => takeEffects(effects, type),
     advance: (ms) => clock.increment(ms),
     states: () => leaves((actor.getSnapshot() as { value: unknown }).value),
     status: () => (actor.getSnapshot() as { status: string }).status,
