@@ -93,8 +93,8 @@ async function freeBasePort(nodes: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 35_000);
     let ok = true;
-    for (let i = 0; i < nodes && ok; i++) for (const off of [0, 100, 200]) if (!(await portFree(base + off + i))) ok = false;
-    if (ok) return base;
+    for (let i = 0; i < nodes && ok; i++) for (const off of [0, 100, 200, 300]) if (!(await portFree(base + off + i))) ok = false;
+    if (ok && (await portFree(base + 299))) return base;
   }
   throw new Error('no free port range found');
 }

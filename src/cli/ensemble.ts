@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import pino from 'pino';
+import { AdminServer } from '../admin/admin-server.js';
 import { ZabClient } from '../client/client.js';
 import { parseZooCfg } from '../config/index.js';
 import type { ServerStatus } from '../server/client-protocol.js';
@@ -31,11 +33,20 @@ export interface EnsemblePorts {
   client: number;
   quorum: number;
   election: number;
+  admin: number;
 }
 
-/** Ports of server i (1-based) from the base port: clients base+i-1, quorum base+100+i-1, election base+200+i-1. */
+/**
+ * Ports of server i (1-based) from the base port: clients base+i-1, quorum base+100+i-1, election
+ * base+200+i-1, admin (inspector, /status, /metrics) base+300+i-1.
+ */
 export function ensemblePorts(basePort: number, i: number): EnsemblePorts {
-  return { client: basePort + i - 1, quorum: basePort + 100 + i - 1, election: basePort + 200 + i - 1 };
+  return { client: basePort + i - 1, quorum: basePort + 100 + i - 1, election: basePort + 200 + i - 1, admin: basePort + 300 + i - 1 };
+}
+
+/** The ensemble's own inspector page (all servers side by side): base+299. */
+export function ensembleAdminPort(basePort: number): number {
+  return basePort + 299;
 }
 
 export interface EnsembleSettings {
@@ -46,6 +57,8 @@ export interface EnsembleSettings {
   snapCount: number;
   /** a server that dies is reported, the others keep running (exit code 3 at the end) */
   keepGoing?: boolean;
+  /** give every server an admin port and serve the ensemble's inspector page */
+  inspector?: boolean;
 }
 
 /** The zoo.cfg text of server i of a local ensemble. */
@@ -67,6 +80,7 @@ export function ensembleZooCfg(s: EnsembleSettings, i: number): string {
     const p = ensemblePorts(s.basePort, k);
     lines.push(`server.${k}=${HOST}:${p.quorum}:${p.election}:participant;${HOST}:${p.client}`);
   }
+  if (s.inspector) for (let k = 1; k <= s.nodes; k++) lines.push(`adminPort.${k}=${ensemblePorts(s.basePort, k).admin}`);
   return lines.join('\n') + '\n';
 }
 
@@ -93,20 +107,23 @@ export function registerEnsemble(program: Command, ctx: CliContext): void {
     )
     .addOption(new Option('-n, --nodes <n>', 'number of servers').argParser(intArg('--nodes', 1, MAX_NODES)).default(3))
     .addOption(new Option('-d, --data-dir <dir>', 'where configs, data and logs go').default('./data'))
-    .addOption(new Option('-p, --base-port <port>', 'client port of server 1; quorum ports from base+100, election from base+200').argParser(intArg('--base-port', 1, 65535 - 200 - MAX_NODES)).default(2181))
+    .addOption(new Option('-p, --base-port <port>', 'client port of server 1; quorum ports from base+100, election from base+200').argParser(intArg('--base-port', 1, 65535 - 300 - MAX_NODES)).default(2181))
     .addOption(new Option('--tick-time <ms>', 'tickTime of the generated zoo.cfg').argParser(intArg('--tick-time', 10, 60_000)).default(500))
     .addOption(new Option('--snap-count <n>', 'snapCount of the generated zoo.cfg (txns between snapshots)').argParser(intArg('--snap-count', 2, 100_000_000)).default(100_000))
     .option('--keep-going', 'when a server dies, report it and keep the others running (to watch failover); exit 3 at the end')
+    .option('--no-inspector', 'no admin ports: no inspector page, /status or /metrics over HTTP')
     .addHelpText(
       'after',
       `
 Example:
   zab ensemble --nodes 3 --data-dir ./data --base-port 2181
   zab client --server 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183 create /greeting hello
+  open http://127.0.0.1:2480/     (the inspector: every server's statecharts, live; base port + 299)
+  curl http://127.0.0.1:2481/metrics   (server 1's Prometheus metrics; server N: base + 300 + N - 1)
 
 Exit codes: 0 stopped by Ctrl-C/SIGTERM; 3 a server died or could not start (the message names its log).`,
     )
-    .action(async (opts: { nodes: number; dataDir: string; basePort: number; tickTime: number; snapCount: number; keepGoing?: boolean }) => {
+    .action(async (opts: { nodes: number; dataDir: string; basePort: number; tickTime: number; snapCount: number; keepGoing?: boolean; inspector: boolean }) => {
       ctx.exitCode = await runEnsemble(ctx, { ...opts, dataDir: path.resolve(opts.dataDir) });
     });
 }
@@ -141,11 +158,13 @@ async function runEnsemble(ctx: CliContext, s: EnsembleSettings): Promise<number
   let stopping = false;
   let died = false;
   let pollTimer: ReturnType<typeof setInterval> | null = null;
+  let admin: AdminServer | null = null;
 
   const stopAll = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     if (pollTimer) clearInterval(pollTimer);
+    await admin?.stop();
     await Promise.all(members.map((m) => m.poller?.close()));
     ctx.io.err(`zab: stopping ${members.filter((m) => !m.exited).length} server(s)...\n`);
     await Promise.all(
@@ -199,6 +218,23 @@ async function runEnsemble(ctx: CliContext, s: EnsembleSettings): Promise<number
     out(`server ${m.id}: client ${m.client}  pid ${child.pid}  log ${m.logFile}`);
   }
   out(`clients: zab client --server ${members.map((m) => m.client).join(',')} create <path> <data>`);
+  if (s.inspector) {
+    const port = ensembleAdminPort(s.basePort);
+    admin = new AdminServer({
+      host: HOST,
+      port,
+      members: members.map((m) => ({ id: m.id, admin: `http://${HOST}:${ensemblePorts(s.basePort, m.id).admin}`, client: m.client })),
+      logger: pino({ name: 'zab-ensemble', level: 'warn' }, pino.destination(2)),
+      title: `zab inspector (${members.length}-server ensemble)`,
+    });
+    try {
+      await admin.start();
+      out(`inspector: http://${HOST}:${port}/  (each server also on its own admin port, with /status and /metrics)`);
+    } catch (err) {
+      ctx.io.err(`zab: warning: no inspector page: ${(err as Error).message}\n`);
+      admin = null;
+    }
+  }
 
   let announcedReady = false;
   const poll = (m: Member): void => {

@@ -25,6 +25,7 @@ export function registerServer(program: Command, ctx: CliContext): void {
     )
     .requiredOption('-c, --config <file>', 'zoo.cfg of the ensemble')
     .addOption(new Option('--id <n>', "this server's id, the N of its server.N line (default: the myid file in dataDir)").argParser(idArg))
+    .option('--stately-inspector <ws-url>', "also send XState inspection events to a Stately inspector at this WebSocket URL (e.g. ws://127.0.0.1:8080); the built-in page on adminPort.N needs none")
     .addOption(new Option('--stop-with-parent', 'stop when stdin closes (used by zab ensemble, so servers never outlive it)').hideHelp())
     .addHelpText(
       'after',
@@ -35,18 +36,18 @@ Example:
 
 Signals: SIGINT/SIGTERM close the client port, the peer connections and the log, then exit 0.`,
     )
-    .action(async (opts: { config: string; id?: number; stopWithParent?: boolean }) => {
+    .action(async (opts: { config: string; id?: number; stopWithParent?: boolean; statelyInspector?: string }) => {
       ctx.exitCode = await runServer(opts);
     });
 }
 
-async function runServer(opts: { config: string; id?: number; stopWithParent?: boolean }): Promise<number> {
+async function runServer(opts: { config: string; id?: number; stopWithParent?: boolean; statelyInspector?: string }): Promise<number> {
   let server: ZabServer;
   try {
     const config = await loadZooCfg(opts.config);
     for (const w of config.warnings) process.stderr.write(`zab: warning: ${w}\n`);
     const id = opts.id ?? (await readMyId(config.dataDir));
-    server = new ZabServer({ config, id });
+    server = new ZabServer({ config, id, ...(opts.statelyInspector ? { statelyInspector: opts.statelyInspector } : {}) });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, EXIT.USAGE);
     throw err;

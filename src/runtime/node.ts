@@ -215,6 +215,13 @@ export class ZabNode implements TransportHandler {
     return { ...this.status, lastLogged: formatZxid(this.lastDurable), lastApplied: formatZxid(this.o.app.lastApplied()) };
   }
 
+  /** Lengths of the runtime's queues (metrics): log ops, messages held behind learner syncs, logged but unapplied txns, writes awaiting commit. */
+  queueDepths(): { storage: number; outbox: number; unapplied: number; requests: number } {
+    let outbox = 0;
+    for (const b of this.outboxes.values()) outbox += b.queued.length;
+    return { storage: this.storageQueue.length, outbox, unapplied: this.unapplied.length - this.unappliedHead, requests: this.waiters.size };
+  }
+
   /** The log may no longer hold records up to `zxid` (segments purged after a snapshot). */
   notePurged(zxid: Zxid): void {
     if (zxid > this.purgedUpTo) this.purgedUpTo = zxid;

@@ -49,6 +49,11 @@ import {
 } from './client-protocol.js';
 import { prepareDataDir } from './data-dirs.js';
 import { Snapshotter } from './snapshotter.js';
+import { AdminServer, type EnsembleMember } from '../admin/admin-server.js';
+import { InspectionHub } from '../admin/inspection-hub.js';
+import { countingTransport, ServerMetrics } from '../admin/metrics.js';
+import { statelyForwarder, type StatelyForwarder } from '../admin/stately.js';
+import type { InspectionEvent } from 'xstate';
 
 export interface RoleState {
   serverId: number;
@@ -75,6 +80,10 @@ export interface ZabServerOptions {
   clientPort?: number;
   /** the replicated application (default: a new DataTree); the client protocol's data-tree requests need a DataTree */
   app?: ReplicatedStateMachine;
+  /** overrides adminPort.N from the config (0 picks a free port); null turns the admin port off */
+  adminPort?: number | null;
+  /** also send XState inspection events to a Stately inspector listening at this ws:// URL */
+  statelyInspector?: string;
 }
 
 /** A problem starting the server that the operator has to fix (message says what). */
@@ -137,6 +146,12 @@ export class ZabServer {
   private transport: TcpPeerTransport | null = null;
   private clientPort: ClientPort | null = null;
   private snapshotter: Snapshotter | null = null;
+  private admin: AdminServer | null = null;
+  private stately: StatelyForwarder | null = null;
+  /** XState inspection of this server's actors (what the inspector page shows), when the admin port is on */
+  hub: InspectionHub | null = null;
+  /** Prometheus metrics of this server (also served on the admin port's /metrics) */
+  readonly metrics: ServerMetrics;
   private started = false;
   private stopping: Promise<void> | null = null;
   private readonly startedAt = performance.now();
@@ -155,11 +170,21 @@ export class ZabServer {
         `server.${o.id} is configured as an observer, which this version does not support yet: make it a participant (drop ':observer'), or give it weight 0 (weight.${o.id}=0) to keep its vote from counting`,
       );
     }
+    if (o.statelyInspector !== undefined && !/^wss?:\/\/\S+$/.test(o.statelyInspector)) {
+      throw new ServerStartError(`Stately inspector URL must start with ws:// or wss://, got '${o.statelyInspector}'`);
+    }
     this.app = o.app ?? new DataTree();
     this.logger = o.logger ?? pino({ name: 'zab', base: { sid: o.id, pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
     this.roleSubject = new BehaviorSubject<RoleState>({ serverId: o.id, role: 'looking', phase: 'starting', leader: null, epoch: 0 });
     this.role$ = this.roleSubject.asObservable();
     this.committed$ = this.committedSubject.asObservable();
+    this.metrics = new ServerMetrics(() => (this.node ? { status: () => this.status(), queues: () => this.queues() } : null), { serverId: o.id });
+  }
+
+  /** The admin port this server is configured with (option first, then adminPort.N), or null. */
+  private adminPortSetting(): number | null {
+    if (this.o.adminPort !== undefined) return this.o.adminPort;
+    return this.self.adminPort ?? null;
   }
 
   /** Opens storage, binds the peer and client ports, and joins the ensemble. */
@@ -181,6 +206,19 @@ export class ZabServer {
     const newestSnap = (await snapshots.list()).at(-1)?.zxid ?? 0n;
     const reconciled = await epochs.reconcileWithLog(maxZxid(log.lastZxid(), newestSnap));
     if (reconciled.repaired) logger.warn({ ...reconciled }, 'epochs repaired from the log');
+
+    const adminPort = this.adminPortSetting();
+    const inspectors: ((ev: InspectionEvent) => void)[] = [];
+    if (adminPort !== null) {
+      this.hub = new InspectionHub();
+      inspectors.push(this.hub.inspect);
+    }
+    if (this.o.statelyInspector) {
+      this.stately = await statelyForwarder(this.o.statelyInspector, logger);
+      inspectors.push(this.stately.inspect);
+    }
+    const metrics = this.metrics;
+    log.onSync = (seconds) => metrics.fsync(seconds);
 
     const transport = new TcpPeerTransport({
       self: this.id,
@@ -206,7 +244,7 @@ export class ZabServer {
       sid: this.id,
       quorum,
       timing: timingFromConfig(config),
-      transport,
+      transport: countingTransport(transport, metrics),
       log,
       snapshots,
       epochs,
@@ -218,9 +256,15 @@ export class ZabServer {
       // Requests arriving in one event-loop turn (all clients' frames read in it) become one batch.
       schedule: (fn) => void setImmediate(fn),
       onFatal: (err) => this.fatal.next(err),
+      ...(inspectors.length === 1 ? { inspect: inspectors[0]! } : inspectors.length > 1 ? { inspect: (ev: InspectionEvent) => inspectors.forEach((f) => f(ev)) } : {}),
       observer: {
-        role: (sid, role, phase, leader, epoch) => this.roleSubject.next({ serverId: sid, role, phase, leader, epoch }),
+        role: (sid, role, phase, leader, epoch) => {
+          metrics.role(role, performance.now());
+          this.roleSubject.next({ serverId: sid, role, phase, leader, epoch });
+        },
+        proposed: () => metrics.proposed(1),
         delivered: (_sid, txn) => {
+          metrics.applied(1);
           snapshotter.onApplied(txn.zxid);
           if (this.committedSubject.observed) {
             const op = decodeEnvelope(txn.data).op;
@@ -249,10 +293,53 @@ export class ZabServer {
     } else {
       logger.warn('no client port configured (clientPort= or ;port on the server line): this server takes no clients');
     }
+    if (adminPort !== null) {
+      const host = this.self.host;
+      const admin = new AdminServer({
+        host,
+        port: adminPort,
+        members: [],
+        source: { serverId: this.id, status: () => this.status(), hub: this.hub!, metrics },
+        logger: logger.child({ component: 'admin' }),
+        title: `zab inspector (server ${this.id})`,
+      });
+      this.admin = admin;
+      const bound = await admin.start();
+      admin.setMembers(this.ensembleMembers(bound.port));
+      logger.info({ admin: `http://${formatHostPort({ host, port: bound.port })}/` }, 'admin port: inspector page, /status, /metrics');
+    }
     logger.info(
       { dataDir, dataLogDir, quorumPort: this.self.quorumPort, electionPort: this.self.electionPort, servers: config.servers.length },
       'server started',
     );
+  }
+
+  /** Every server of the config with its admin URL (this one's as bound), for the inspector page. */
+  private ensembleMembers(ownAdminPort: number): EnsembleMember[] {
+    return this.config.servers.map((s) => {
+      const port = s.id === this.id ? ownAdminPort : s.adminPort;
+      const client = clientAddressOf(this.config, s);
+      return {
+        id: s.id,
+        admin: port !== undefined ? `http://${formatHostPort({ host: s.host, port })}` : null,
+        client: client ? formatHostPort(client) : null,
+      };
+    });
+  }
+
+  /** The admin port's bound address, once started with one. */
+  adminAddress(): { host: string; port: number } | null {
+    const a = this.admin?.address();
+    return a ? { host: a.address, port: a.port } : null;
+  }
+
+  /** Queue depths for the metrics. */
+  private queues(): Record<string, number> {
+    const q: Record<string, number> = { ...(this.node?.queueDepths() ?? {}) };
+    let bytes = 0;
+    for (const c of this.transport?.stats().connections ?? []) bytes += c.queuedBytes;
+    q.peer_send_bytes = bytes;
+    return q;
   }
 
   /** The configured client address (or the bound one once started). */
@@ -386,6 +473,8 @@ export class ZabServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.clientPort?.stop().catch((err: unknown) => this.logger.warn({ err }, 'closing client port failed'));
+      await this.admin?.stop().catch((err: unknown) => this.logger.warn({ err }, 'closing admin port failed'));
+      this.stately?.stop();
       this.node?.stop();
       await this.transport?.shutdown().catch((err: unknown) => this.logger.warn({ err }, 'closing peer transport failed'));
       await this.snapshotter?.stop();
@@ -492,6 +581,10 @@ export interface StartServerOptions {
   clientPort?: number;
   /** the replicated application (default: a new DataTree) */
   app?: ReplicatedStateMachine;
+  /** overrides adminPort.N (0 picks a free port; null: none) */
+  adminPort?: number | null;
+  /** also send XState inspection events to a Stately inspector at this ws:// URL */
+  statelyInspector?: string;
 }
 
 /** Embedded API: loads the config if given a path, reads myid if no id, starts a server. */
@@ -505,6 +598,8 @@ export async function startServer(options: StartServerOptions): Promise<ZabServe
     ...(options.clientHost !== undefined ? { clientHost: options.clientHost } : {}),
     ...(options.clientPort !== undefined ? { clientPort: options.clientPort } : {}),
     ...(options.app ? { app: options.app } : {}),
+    ...(options.adminPort !== undefined ? { adminPort: options.adminPort } : {}),
+    ...(options.statelyInspector ? { statelyInspector: options.statelyInspector } : {}),
   });
   try {
     await server.start();

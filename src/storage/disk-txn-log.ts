@@ -105,6 +105,8 @@ export class DiskTxnLog implements TxnLog {
   private failure: unknown = null;
   private closed = false;
   private readonly counters: TxnLogStats = { appendCalls: 0, flushes: 0, dataSyncs: 0, dirSyncs: 0, bytesWritten: 0 };
+  /** Called with the duration of every fdatasync of an append (metrics). */
+  onSync: ((seconds: number) => void) | null = null;
 
   private constructor(
     readonly dir: string,
@@ -277,8 +279,10 @@ export class DiskTxnLog implements TxnLog {
         this.counters.flushes++;
         this.counters.bytesWritten += batch.length;
         if (this.sync) {
+          const t0 = this.onSync ? performance.now() : 0;
           await fdatasync(this.fd);
           this.counters.dataSyncs++;
+          this.onSync?.((performance.now() - t0) / 1000);
         }
         this.size += batch.length;
       }
@@ -302,8 +306,10 @@ export class DiskTxnLog implements TxnLog {
       this.counters.flushes++;
       this.counters.bytesWritten += bytes.length;
       if (this.sync) {
+        const t0 = this.onSync ? performance.now() : 0;
         await fdatasync(fd);
         this.counters.dataSyncs++;
+        this.onSync?.((performance.now() - t0) / 1000);
       }
       await fsp.rename(tmp, path.join(this.dir, seg.name));
       await this.syncDir();

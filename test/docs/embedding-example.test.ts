@@ -131,3 +131,24 @@ it('a custom state machine: the fold, replay, snapshots, and running it in a ser
   expect(Buffer.from(result).toString()).toBe('5');
   expect(counter.value).toBe(5);
 });
+
+it('observability: Prometheus metrics in-process, and the admin port with the inspector page', async () => {
+  const { config, cleanup } = await oneServerConfig();
+  cleanups.push(cleanup);
+  // adminPort 0 picks a free port (in a zoo.cfg: adminPort.1=8081).
+  const server = await startServer({ config, id: 1, clientPort: 0, adminPort: 0, logger: pino({ level: 'silent' }) });
+  cleanups.push(() => server.stop());
+  await firstValueFrom(server.role$.pipe(filter((r) => r.phase === 'broadcast')));
+  await server.write({ op: 'create', path: '/x', data: Buffer.from('1') });
+
+  // server.metrics.registry is a prom-client Registry: merge it into your own, or read the text.
+  const text = await server.metrics.text();
+  expect(text).toContain('zab_txns_committed_total{server_id="1"} 1');
+  expect(text).toContain('zab_role{role="leading",server_id="1"} 1');
+
+  // The admin port serves the same metrics, /status, and the live inspector page at /.
+  const { port } = server.adminAddress()!;
+  const status = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { role: string; znodes: number };
+  expect(status).toMatchObject({ role: 'leading', znodes: 2 });
+  expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toContain('zab inspector');
+});

@@ -35,15 +35,15 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port whose derived ports (client base+i, quorum base+100+i, election base+200+i) are all free now. */
+/** A base port whose derived ports (client base+i, quorum base+100+i, election base+200+i, admin base+300+i, the inspector page base+299) are all free now. */
 export async function freeBasePort(nodes: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 35_000);
     let ok = true;
     for (let i = 0; i < nodes && ok; i++) {
-      for (const off of [0, 100, 200]) if (!(await portFree(base + off + i))) ok = false;
+      for (const off of [0, 100, 200, 300]) if (!(await portFree(base + off + i))) ok = false;
     }
-    if (ok) return base;
+    if (ok && (await portFree(base + 299))) return base;
   }
   throw new Error('no free port range found');
 }
@@ -98,7 +98,7 @@ export class ZabProc {
     this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  waitForOutput(re: RegExp, ms = 20_000): Promise<string> {
+  waitForOutput(re: RegExp, ms = 60_000): Promise<string> {
     return waitUntil(`output ${re} (stdout so far: ${JSON.stringify(this.stdout.slice(-2000))}, stderr: ${JSON.stringify(this.stderr.slice(-2000))})`, () => re.exec(this.stdout)?.[0], ms, 50);
   }
 
