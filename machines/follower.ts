@@ -248,7 +248,9 @@ export const followerMachine = setup({
     connectRetry: ({ context }) => context.timing.connectRetryMs,
     initTimeout: ({ context }) => context.timing.initLimit * context.timing.tickTime,
     leaderSilence: ({ context }) =>
-      (context.synced ? context.timing.syncLimit : context.timing.initLimit) * context.timing.tickTime,
+      context.synced
+        ? (context.timing.leaderTimeoutMs ?? context.timing.syncLimit * context.timing.tickTime)
+        : context.timing.initLimit * context.timing.tickTime,
   },
 }).createMachine({
   id: 'follower',

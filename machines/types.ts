@@ -26,6 +26,11 @@ export interface Timing {
   notifyMaxMs: number;
   /** Learner: pause between attempts to reach the leader. */
   connectRetryMs: number;
+  /**
+   * Synced follower: how long it hears nothing from its leader (which pings every tickTime/2) before
+   * it looks for a new one. Default: syncLimit x tickTime, ZooKeeper's read timeout.
+   */
+  leaderTimeoutMs?: number;
 }
 
 export const DEFAULT_TIMING: Timing = {

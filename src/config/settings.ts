@@ -65,6 +65,7 @@ export const SETTINGS: SettingsTable = {
   forceSync: { schema: yesNo, expected: 'yes or no', default: true, format: (v) => (v ? 'yes' : 'no') },
   logSegmentBytes: { schema: integer(4096), expected: 'an integer number of bytes >= 4096', default: 64 * MiB },
   syncBatchMaxTxns: { schema: integer(1), expected: 'a positive integer number of txns', default: 1000 },
+  leaderTimeoutTicks: { schema: integer(1), expected: 'a positive integer number of ticks', default: 2 },
 };
 
 /** Key (or alias) as written in the file -> canonical settings key. */

@@ -52,6 +52,8 @@ export interface ZabSettings {
   logSegmentBytes: number;
   /** Project: most txns group-committed by one log fsync / sent in one PROPOSAL batch. */
   syncBatchMaxTxns: number;
+  /** Project: ticks a synced follower waits without a word from its leader before looking again (at most syncLimit). */
+  leaderTimeoutTicks: number;
 }
 
 export interface ZabConfig extends ZabSettings {

@@ -107,6 +107,8 @@ export function timingFromConfig(c: ZabConfig): Timing {
     notifyMinMs: Math.max(10, Math.min(c.finalizeWaitMs || 50, c.electionTimeoutMs)),
     notifyMaxMs: c.electionTimeoutMs,
     connectRetryMs: Math.min(1000, Math.max(20, Math.floor(c.tickTime / 10))),
+    // The leader pings every tickTime/2: leaderTimeoutTicks (2) ticks of silence is 4 missed pings.
+    leaderTimeoutMs: Math.min(c.leaderTimeoutTicks, c.syncLimit) * c.tickTime,
   };
 }
 

@@ -73,6 +73,7 @@ const configArb: fc.Arbitrary<ZabConfig> = fc
     forceSync: fc.boolean(),
     logSegmentBytes: fc.integer({ min: 4096, max: 1024 * MiB }),
     syncBatchMaxTxns: fc.integer({ min: 1, max: 100_000 }),
+    leaderTimeoutTicks: fc.integer({ min: 1, max: 100 }),
   })
   .map(({ topology, ...settings }) => {
     const c: ZabConfig = { source: 'zoo.cfg', ...settings, ...topology, warnings: [] };
