@@ -86,6 +86,7 @@ describe('admin port', () => {
       expect(svg.status).toBe(200);
       expect(svg.type).toBe('image/svg+xml');
       expect(svg.body).toContain(`data-state="${m}.`);
+      expect(svg.body).toBe(fs.readFileSync(path.join(import.meta.dirname, '../../docs/statecharts', `${m}.svg`), 'utf8'));
     }
     expect((await get('/statecharts/nope.svg')).status).toBe(404);
     const missing = await get('/nope');
