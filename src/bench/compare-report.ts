@@ -4,7 +4,7 @@
  * test/bench/compare.test.ts.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { FailoverRep, FailoverSignal } from './failover.js';
+import { WRITER_PLACEMENTS, type FailoverRep, type FailoverSignal, type WriterPlacement } from './failover.js';
 
 export type SystemName = 'zk' | 'zab';
 export type LoadOp = 'set' | 'get' | 'create';
@@ -46,8 +46,8 @@ export interface CompareOptions {
   failoverBefore: number;
   failoverAfter: number;
   failoverTimeout: number;
-  killWriter: 'all' | 'followers';
-  stopWriter: 'all' | 'followers';
+  killWriter: WriterPlacement;
+  stopWriter: WriterPlacement;
   zkSessionTimeout: number;
   zabRequestTimeout: number | null;
   zkPortBase: number;
@@ -118,8 +118,16 @@ export function compareCommand(): Command {
     .addOption(new Option('--failover-before <s>', 'seconds of writing before the signal').argParser(intArg('--failover-before', 1, 600)).default(3))
     .addOption(new Option('--failover-after <s>', 'seconds of writing after writes resumed').argParser(intArg('--failover-after', 0, 600)).default(2))
     .addOption(new Option('--failover-timeout <s>', 'give up waiting for writes to resume after this long').argParser(intArg('--failover-timeout', 5, 3600)).default(60))
-    .addOption(new Option('--kill-writer <who>', 'servers the writer knows for SIGKILL: all (random one; the anchor) or followers').choices(['all', 'followers']).default('all'))
-    .addOption(new Option('--stop-writer <who>', 'servers the writer knows for SIGSTOP: followers (the anchor) or all (may sit on the frozen leader)').choices(['all', 'followers']).default('followers'))
+    .addOption(
+      new Option('--kill-writer <who>', 'servers the writer knows for SIGKILL: all (random order; the anchor), followers, or leader (all, the leader first: the writer starts on it)')
+        .choices(WRITER_PLACEMENTS)
+        .default('all'),
+    )
+    .addOption(
+      new Option('--stop-writer <who>', 'servers the writer knows for SIGSTOP: followers (the anchor), all, or leader (the writer starts on the frozen leader: tests the client\'s own failover)')
+        .choices(WRITER_PLACEMENTS)
+        .default('followers'),
+    )
     .addOption(new Option('--zk-session-timeout <ms>', 'session timeout the ZooKeeper failover writer asks for (negotiated into [2, 20] x tickTime)').argParser(intArg('--zk-session-timeout', 100, 600_000)).default(30_000))
     .addOption(new Option('--zab-request-timeout <ms>', "requestTimeoutMs of zab's failover writer (default: the client's own, 15000)").argParser(intArg('--zab-request-timeout', 10, 600_000)))
     .addOption(new Option('--zk-port-base <port>', 'ZooKeeper ports: client base+i, quorum base+700+i, election base+1700+i').argParser(intArg('--zk-port-base', 1024, 60_000)).default(12180))

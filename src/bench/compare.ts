@@ -84,9 +84,9 @@ async function startZk(o: CompareOptions, nodes: number, classes: string): Promi
       return i < 0 ? null : { id: i + 1, pid: pids[i]!, epoch: null };
     },
     newLeaderServing: (old: LeaderInfo) => ens.newLeaderServing(old.id),
-    probe: (servers) => ({
+    probe: (servers, ordered) => ({
       cmd: 'java',
-      args: ['-Xmx256m', '-cp', cp, 'ZkFailoverProbe', '--servers', servers.join(','), '--session-timeout', String(o.zkSessionTimeout), '--size', '100'],
+      args: ['-Xmx256m', '-cp', cp, 'ZkFailoverProbe', '--servers', servers.join(','), '--session-timeout', String(o.zkSessionTimeout), '--size', '100', '--ordered', ordered ? 'yes' : 'no'],
     }),
   };
   return {
@@ -142,9 +142,9 @@ async function startZab(o: CompareOptions, nodes: number): Promise<RunningSystem
       const st = await Promise.all(ens.addrs.filter((_, i) => i + 1 !== old.id).map((a) => statusOf(a).catch(() => null)));
       return st.some((s) => s !== null && s.role === 'leading' && s.phase === 'broadcast' && s.epoch > (old.epoch ?? -1));
     },
-    probe: (servers) => ({
+    probe: (servers, ordered) => ({
       cmd: process.execPath,
-      args: [ZAB_PROBE, '--servers', servers.join(','), '--size', '100', ...(o.zabRequestTimeout !== null ? ['--request-timeout', String(o.zabRequestTimeout)] : [])],
+      args: [ZAB_PROBE, '--servers', servers.join(','), '--size', '100', '--ordered', ordered ? 'yes' : 'no', ...(o.zabRequestTimeout !== null ? ['--request-timeout', String(o.zabRequestTimeout)] : [])],
     }),
   };
   return {
@@ -327,9 +327,9 @@ async function main(): Promise<number> {
   await cleanupAll();
 
   const out: string[] = [
-    `# ZooKeeper 3.8 (JavaBench) vs zab (zab bench), ${os.cpus().length} cores, tickTime ${o.tickTime}, fsync on; ` +
-      `${o.rounds} round(s) of ${o.seconds} s (+${o.warmup} s warm-up) per scenario, JIT warm-up ${o.zkWarmup} s per fresh ensemble; median (min–max)`,
+    `# ZooKeeper 3.8 (JavaBench) vs zab (zab bench), ${os.cpus().length} cores, tickTime ${o.tickTime}, initLimit 10, syncLimit 5, fsync on; median (min–max)`,
   ];
+  if (runs.length) out.push(`Throughput: ${o.rounds} round(s) of ${o.seconds} s (+${o.warmup} s warm-up) per scenario, JIT warm-up ${o.zkWarmup} s per fresh ensemble`);
   if (runs.length) {
     out.push('', throughputTable(runs, scenarios.map((s) => s.label), o.nodes));
     if (o.nodes.length > 1) out.push('', `Scaling (ops/s by ensemble size; the last column of each system: change from ${o.nodes[0]} to ${o.nodes.at(-1)} servers)`, '', scalingTable(runs, scenarios.map((s) => s.label), o.nodes));

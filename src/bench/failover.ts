@@ -35,13 +35,20 @@ export interface FailoverTarget {
   leader(): Promise<LeaderInfo | null>;
   /** a server other than the old leader leads and serves clients */
   newLeaderServing(old: LeaderInfo): Promise<boolean>;
-  /** the probe's command line for a writer that knows `servers` */
-  probe(servers: string[]): { cmd: string; args: string[] };
+  /** the probe's command line for a writer that knows `servers` (ordered: tries them in this order, else at random) */
+  probe(servers: string[], ordered: boolean): { cmd: string; args: string[] };
 }
+
+/**
+ * Which servers the writer knows: all (in random order; the anchor's SIGKILL procedure), followers
+ * (the anchor's SIGSTOP procedure), leader (all, in order, the leader first: it starts on the leader).
+ */
+export type WriterPlacement = 'all' | 'followers' | 'leader';
+export const WRITER_PLACEMENTS: readonly WriterPlacement[] = ['all', 'followers', 'leader'];
 
 export interface FailoverOptions {
   signal: FailoverSignal;
-  writer: 'all' | 'followers';
+  writer: WriterPlacement;
   /** seconds of writing before the signal */
   before: number;
   /** seconds of writing after writes resumed */
@@ -53,7 +60,7 @@ export interface FailoverOptions {
 export interface FailoverRep {
   system: string;
   signal: FailoverSignal;
-  writer: 'all' | 'followers';
+  writer: WriterPlacement;
   killedLeader: number;
   /** the server the writer was connected to at the signal: L (the leader) or F */
   writerOn: string;
@@ -162,8 +169,9 @@ export async function failoverRep(t: FailoverTarget, o: FailoverOptions, progres
   const leader = await t.leader();
   if (!leader) throw new Error(`${t.system}: no leader`);
   const leaderAddr = t.servers[leader.id - 1]!;
-  const writerServers = o.writer === 'followers' ? t.servers.filter((_, i) => i + 1 !== leader.id) : t.servers;
-  const cmd = t.probe(writerServers);
+  const followers = t.servers.filter((_, i) => i + 1 !== leader.id);
+  const writerServers = o.writer === 'followers' ? followers : o.writer === 'leader' ? [leaderAddr, ...followers] : t.servers;
+  const cmd = t.probe(writerServers, o.writer === 'leader');
   const probe = new Probe(spawnTracked(cmd.cmd, cmd.args));
   let frozenPid: number | null = null;
   try {

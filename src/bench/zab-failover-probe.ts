@@ -4,7 +4,8 @@
  * (same options, same stdin/stdout protocol; see there). One ZabClient with every given server in its
  * list (random order), one setData(version -1) in flight; a failed write is re-issued after 1 ms.
  *
- *   node dist/src/bench/zab-failover-probe.js --servers h:p,h:p [--size 100] [--request-timeout ms]
+ *   node dist/src/bench/zab-failover-probe.js --servers h:p,h:p [--size 100] [--request-timeout ms] [--ordered yes]
+ * (--ordered yes: try the servers in the order given instead of a random one)
  *
  * The client has no keep-alive: it leaves a server that answers nothing only when a request times out
  * (requestTimeoutMs, 15 s by default), so that is how long a writer on a frozen leader stays stuck.
@@ -16,7 +17,7 @@ import { ZabClient, ZabClientError } from '../client/client.js';
 const nowMs = (): number => performance.timeOrigin + performance.now();
 
 function args(argv: string[]): Record<string, string> {
-  const a: Record<string, string> = { servers: '127.0.0.1:2181', size: '100', path: '/failover', 'request-timeout': '' };
+  const a: Record<string, string> = { servers: '127.0.0.1:2181', size: '100', path: '/failover', 'request-timeout': '', ordered: 'no' };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i]!.replace(/^--/, '');
     if (!(k in a)) throw new Error(`unknown option --${k}`);
@@ -27,7 +28,7 @@ function args(argv: string[]): Record<string, string> {
 
 async function main(): Promise<void> {
   const a = args(process.argv.slice(2));
-  const client = new ZabClient({ servers: a.servers!, ...(a['request-timeout'] ? { requestTimeoutMs: Number(a['request-timeout']) } : {}) });
+  const client = new ZabClient({ servers: a.servers!, shuffle: a.ordered !== 'yes', ...(a['request-timeout'] ? { requestTimeoutMs: Number(a['request-timeout']) } : {}) });
   const value = new Uint8Array(Number(a.size)).fill(0x62);
   const path = a.path!;
   try {

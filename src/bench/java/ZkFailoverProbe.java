@@ -2,7 +2,10 @@
 // src/bench/zab-failover-probe.ts, which speaks the same protocol. Compiled on demand by
 // src/bench/zk-anchor.ts with javac against /usr/share/java/zookeeper.jar.
 //
-//   java -cp <classes>:<zookeeper client jars> ZkFailoverProbe --servers h:p,h:p --session-timeout 30000 --size 100
+//   java -cp <classes>:<zookeeper client jars> ZkFailoverProbe --servers h:p,h:p --session-timeout 30000 --size 100 [--ordered yes]
+//
+// --ordered yes: try the servers in the order given (the first one first) instead of the stock client's
+// random order: a HostProvider like StaticHostProvider without the shuffle.
 //
 // One session (the stock Java client, so a connection that hears nothing for 2/3 of the session timeout
 // is dropped and the client moves to another server: it fails over from a frozen leader too), one
@@ -14,7 +17,9 @@
 //   <- "report"               -> one JSON line, then exit: ok_ms = completion times of the successful writes
 //                                from 1 s before the mark on, in ms relative to the mark
 import org.apache.zookeeper.*;
+import org.apache.zookeeper.client.HostProvider;
 import java.io.*;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.*;
@@ -31,6 +36,31 @@ public class ZkFailoverProbe {
     return m.find() ? m.group(1) : "?";
   }
 
+  /** StaticHostProvider's behaviour (sleep spinDelay after a full round without a connection), without the shuffle. */
+  static class InOrderHostProvider implements HostProvider {
+    final List<InetSocketAddress> hosts = new ArrayList<>();
+    int next = 0, sinceConnected = 0;
+    InOrderHostProvider(String servers) {
+      for (String hp : servers.split(",")) {
+        String[] x = hp.trim().split(":");
+        hosts.add(InetSocketAddress.createUnresolved(x[0], Integer.parseInt(x[1])));
+      }
+    }
+    public int size() { return hosts.size(); }
+    public synchronized InetSocketAddress next(long spinDelay) {
+      if (sinceConnected >= hosts.size() && spinDelay > 0) {
+        try { Thread.sleep(spinDelay); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
+        sinceConnected = 0;
+      }
+      sinceConnected++;
+      InetSocketAddress a = hosts.get(next);
+      next = (next + 1) % hosts.size();
+      return new InetSocketAddress(a.getHostString(), a.getPort());
+    }
+    public synchronized void onConnected() { sinceConnected = 0; }
+    public boolean updateServerList(Collection<InetSocketAddress> s, InetSocketAddress cur) { return false; }
+  }
+
   static volatile double mark = Double.NaN;
   static volatile boolean stop = false;
   static final List<Double> ok = new ArrayList<>();
@@ -39,7 +69,7 @@ public class ZkFailoverProbe {
 
   public static void main(String[] args) throws Exception {
     Map<String, String> a = new HashMap<>();
-    a.put("servers", "127.0.0.1:2181"); a.put("session-timeout", "30000"); a.put("size", "100"); a.put("path", "/failover");
+    a.put("servers", "127.0.0.1:2181"); a.put("session-timeout", "30000"); a.put("size", "100"); a.put("path", "/failover"); a.put("ordered", "no");
     for (int i = 0; i < args.length; i += 2) {
       String k = args[i].replaceFirst("^--", "");
       if (!a.containsKey(k)) throw new IllegalArgumentException("unknown option --" + k);
@@ -50,9 +80,13 @@ public class ZkFailoverProbe {
     Arrays.fill(value, (byte) 'b');
     final Object connected = new Object();
     final boolean[] up = {false};
-    ZooKeeper zk = new ZooKeeper(a.get("servers"), Integer.parseInt(a.get("session-timeout")), e -> {
+    Watcher w = e -> {
       if (e.getState() == Watcher.Event.KeeperState.SyncConnected) synchronized (connected) { up[0] = true; connected.notifyAll(); }
-    });
+    };
+    int st = Integer.parseInt(a.get("session-timeout"));
+    ZooKeeper zk = a.get("ordered").equals("yes")
+        ? new ZooKeeper(a.get("servers"), st, w, false, new InOrderHostProvider(a.get("servers")))
+        : new ZooKeeper(a.get("servers"), st, w);
     synchronized (connected) {
       long dl = System.currentTimeMillis() + 30000;
       while (!up[0] && System.currentTimeMillis() < dl) connected.wait(100);
