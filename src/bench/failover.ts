@@ -3,7 +3,8 @@
  *  1. the ensemble is settled (one leader, every other server follows it);
  *  2. a probe process (ZkFailoverProbe.java or zab-failover-probe.ts: same protocol) writes with one
  *     setData in flight, through a client that knows every server (`writer: all`, the anchor's kill
- *     procedure) or only the followers (`writer: followers`, the anchor's SIGSTOP procedure);
+ *     procedure), only the followers (`writer: followers`, the anchor's SIGSTOP procedure), or every
+ *     server in order with the leader first (`writer: leader`: the client's own failover is tested);
  *  3. after `before` seconds this process sends SIGKILL or SIGSTOP to the leader itself and tells the
  *     probe the instant; it polls the survivors every 20 ms for a new leader that serves;
  *  4. once writes succeed again (or after `timeoutS`), `after` more seconds of writing, then the probe
