@@ -104,6 +104,11 @@ export interface ZabClientOptions {
   servers: string | readonly { host: string; port: number }[];
   /** a request not answered within this many ms fails with code Timeout (default 15000) */
   requestTimeoutMs?: number;
+  /**
+   * with requests in flight, a server that sends nothing for this many ms is taken for hung (frozen,
+   * cut off) and left for another; requests that are safe to repeat go there (default 4000; 0: off)
+   */
+  silenceTimeoutMs?: number;
   /** give up on one connection attempt after this many ms (default 2000) */
   connectTimeoutMs?: number;
   /** backoff between rounds over all servers: from min doubling to max (defaults 50, 1000) */
@@ -153,6 +158,9 @@ interface Conn {
   draining: boolean;
   inFlight: number;
   lastHeard: number;
+  /** when the server last had nothing in flight from us (silence counts from the later of this and lastHeard) */
+  busySince: number;
+  silenceCheck: ReturnType<typeof setInterval> | null;
 }
 
 export class ZabClient {
@@ -178,6 +186,7 @@ export class ZabClient {
     if (this.servers.length === 0) throw new Error('ZabClient: no servers given');
     this.o = {
       requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+      silenceTimeoutMs: options.silenceTimeoutMs ?? 4000,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       backoffMinMs: options.backoffMinMs ?? 50,
       backoffMaxMs: options.backoffMaxMs ?? 1000,
@@ -298,7 +307,7 @@ export class ZabClient {
       return;
     }
     p.sentOn = c;
-    c.inFlight++;
+    if (c.inFlight++ === 0) c.busySince = performance.now();
     c.socket.write(frame);
   }
 
@@ -355,7 +364,7 @@ export class ZabClient {
     this.next++;
     const server = formatHostPort(target);
     const socket = net.connect({ host: target.host, port: target.port });
-    const c: Conn = { socket, server, ready: false, draining: false, inFlight: 0, lastHeard: performance.now() };
+    const c: Conn = { socket, server, ready: false, draining: false, inFlight: 0, lastHeard: performance.now(), busySince: 0, silenceCheck: null };
     this.conn = c;
     this.connectionSubject.next({ state: 'connecting', server });
     socket.setNoDelay(true);
@@ -368,6 +377,14 @@ export class ZabClient {
       socket.setTimeout(0);
       c.ready = true;
       this.lastConnectError = '';
+      const silence = this.o.silenceTimeoutMs;
+      if (silence > 0) {
+        c.silenceCheck = setInterval(() => {
+          const since = Math.max(c.lastHeard, c.busySince);
+          if (c.inFlight > 0 && performance.now() - since >= silence) this.drop(c, `server silent for ${silence} ms with requests in flight`);
+        }, Math.max(10, Math.floor(silence / 4)));
+        c.silenceCheck.unref();
+      }
       this.connectionSubject.next({ state: 'connected', server });
       const queued = [...this.pending.values()].filter((p) => p.sentOn === null).sort((a, b) => a.id - b.id);
       socket.cork();
@@ -432,6 +449,8 @@ export class ZabClient {
   }
 
   private onClosed(c: Conn, reason: string): void {
+    if (c.silenceCheck) clearInterval(c.silenceCheck);
+    c.silenceCheck = null;
     if (this.conn !== c) return;
     this.conn = null;
     if (c.ready) this.connectionSubject.next({ state: 'disconnected', server: c.server, reason });

@@ -224,4 +224,39 @@ describe('client port', () => {
       await port1.stop();
     }
   });
+
+  it('the client leaves a server that goes silent with requests in flight (a frozen leader) for another', async () => {
+    // A "frozen" server: accepts connections, reads, never answers.
+    const frozen = net.createServer((sock) => {
+      sockets.push(sock);
+      sock.resume(); // reads (and drops) requests, so it sees the client hang up
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => frozen.listen(0, '127.0.0.1', resolve));
+    const pFrozen = (frozen.address() as net.AddressInfo).port;
+    const h = new ScriptedHandler();
+    h.data.set('/k', 'alive');
+    const pLive = await startPort(h);
+    const client = new ZabClient({ servers: `127.0.0.1:${pFrozen},127.0.0.1:${pLive}`, shuffle: false, silenceTimeoutMs: 300, requestTimeoutMs: 20_000 });
+    try {
+      const t0 = performance.now();
+      // A write is not safe to repeat: its outcome is unknown, so it fails (not after the 20 s timeout).
+      const write = client.create('/w', 'x').then(
+        () => 'ok',
+        (e: unknown) => (e as ZabClientError).code,
+      );
+      // A read is repeated on the next server.
+      const read = client.getData('/k');
+      expect(await write).toBe('ConnectionLoss');
+      expect(Buffer.from((await read).data).toString()).toBe('alive');
+      expect(performance.now() - t0).toBeLessThan(5000);
+      expect(client.currentServer()).toBe(`127.0.0.1:${pLive}`);
+      // An idle connection is not dropped for silence: nothing was in flight.
+      await new Promise((r) => setTimeout(r, 700));
+      expect(client.currentServer()).toBe(`127.0.0.1:${pLive}`);
+    } finally {
+      await client.close();
+      await new Promise((r) => frozen.close(r));
+    }
+  });
 });
