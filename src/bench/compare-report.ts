@@ -3,6 +3,7 @@
  * median (min–max) tables with the zab/ZK ratios. No processes, no clocks: unit-tested in
  * test/bench/compare.test.ts.
  */
+import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { WRITER_PLACEMENTS, type FailoverRep, type FailoverSignal, type WriterPlacement } from './failover.js';
 
@@ -26,7 +27,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { label: 'create100-4x64', op: 'create', size: 100, clients: 4, outstanding: 64 },
 ];
 
-export const DEFAULT_ANCHOR_DIR = '/work/shared/anchors/zookeeper';
+/** `../shared/anchors/zookeeper` beside the project (npm scripts run in the project's root). */
+export const DEFAULT_ANCHOR_DIR = path.resolve(process.cwd(), '../shared/anchors/zookeeper');
 
 export interface CompareOptions {
   rounds: number;
