@@ -173,6 +173,7 @@ export function countingTransport(inner: PeerTransport, metrics: ServerMetrics):
       metrics.sent(msg.type, to.length);
       inner.broadcast(to, msg);
     },
+    ...(inner.whenWritable ? { whenWritable: (to: ServerId, low: number) => inner.whenWritable!(to, low) } : {}),
     close: (sid, reason) => inner.close(sid, reason),
     closeAll: (reason) => inner.closeAll(reason),
     shutdown: () => inner.shutdown(),

@@ -58,6 +58,9 @@ export interface NodeOptions {
   inspect?: (event: InspectionEvent) => void;
 }
 
+/** A learner's sync stream waits while more than this is queued for it (the connection's bound is 64 MiB). */
+const SYNC_LOW_WATER_BYTES = 8 * 1024 * 1024;
+
 export class RequestRejected extends Error {
   override readonly name = 'RequestRejected';
 }
@@ -443,10 +446,17 @@ export class ZabNode implements TransportHandler {
     this.dropOutbox(sid);
     this.outboxes.set(sid, box);
     const chunkBytes = this.o.snapshotChunkBytes ?? 1 << 20;
+    // Bulk data goes out no faster than the connection takes it (its queue is bounded).
+    const paced = async (): Promise<boolean> => {
+      const w = this.o.transport.whenWritable;
+      if (w && !(await w.call(this.o.transport, sid, SYNC_LOW_WATER_BYTES))) return false;
+      return !box.abort && !this.stopped;
+    };
     const stream = async (): Promise<void> => {
       for (const m of head) this.o.transport.send(sid, m);
       if (snapshot) {
         for (let off = 0; off < snapshot.length || off === 0; off += chunkBytes) {
+          if (!(await paced())) return;
           const data = snapshot.subarray(off, Math.min(off + chunkBytes, snapshot.length));
           const last = off + chunkBytes >= snapshot.length;
           this.o.transport.send(sid, { type: 'SNAPCHUNK', offset: off, data, last });
@@ -459,6 +469,7 @@ export class ZabNode implements TransportHandler {
           if (box.abort || this.stopped) return;
           if (batch.length === 0) continue;
           for (let i = 0; i < batch.length; i += this.maxBatch) {
+            if (!(await paced())) return;
             const txns = batch.slice(i, i + this.maxBatch).map((r) => ({ zxid: r.zxid, data: r.data }));
             this.o.transport.send(sid, { type: 'PROPOSAL', txns });
             this.o.transport.send(sid, { type: 'COMMIT', zxid: txns[txns.length - 1]!.zxid });
@@ -468,6 +479,7 @@ export class ZabNode implements TransportHandler {
         if (expected !== committedTo) throw new Error(`log read for sync ended at ${formatZxid(expected)}, wanted ${formatZxid(committedTo)}`);
       }
       for (let i = 0; i < tail.length; i += this.maxBatch) {
+        if (!(await paced())) return;
         this.o.transport.send(sid, { type: 'PROPOSAL', txns: tail.slice(i, i + this.maxBatch) });
       }
     };

@@ -19,6 +19,13 @@ export interface PeerTransport {
   /** Closes every quorum connection (leaving a role). */
   closeAll(reason: string): void;
   attach(handler: TransportHandler): void;
+  /**
+   * Resolves true once at most `lowWaterBytes` wait to go out to `to` on the quorum channel (at once
+   * if so now), false if there is no such connection or it closes first. Bulk senders (a learner's
+   * sync stream) await it between chunks, so a large sync never exceeds the connection's bound.
+   * Optional: a transport without bounded queues (the simulator's) need not pace anything.
+   */
+  whenWritable?(to: ServerId, lowWaterBytes: number): Promise<boolean>;
   /** Stops everything (server shutdown or simulated crash). */
   shutdown(): void;
 }

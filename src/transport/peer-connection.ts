@@ -105,6 +105,20 @@ export class PeerConnection {
     return (this.socket.destroyed ? 0 : this.socket.writableLength) + this.batchBytes;
   }
 
+  /** Resolves true once at most `bytes` are queued, false if the connection closes first. */
+  whenQueueBelow(bytes: number): Promise<boolean> {
+    if (this.closing) return Promise.resolve(false);
+    if (this.queuedBytes <= bytes) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.closing) resolve(false);
+        else if (this.queuedBytes <= bytes) resolve(true);
+        else setTimeout(check, 2);
+      };
+      setTimeout(check, 2);
+    });
+  }
+
   /**
    * Queues one encoded frame; the same Buffer may be written to several connections (broadcast).
    * Returns false when the connection is closed or has just been closed for exceeding its bound.

@@ -108,6 +108,10 @@ export class QuorumChannel implements ConnectionSink {
     }
   }
 
+  whenWritable(to: ServerId, lowWaterBytes: number): Promise<boolean> {
+    return this.conns.get(to)?.whenQueueBelow(lowWaterBytes) ?? Promise.resolve(false);
+  }
+
   close(sid: ServerId, reason: string): void {
     if (this.pending?.leader === sid) this.cancelPending(reason);
     this.drop(sid, reason);

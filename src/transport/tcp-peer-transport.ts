@@ -165,6 +165,10 @@ export class TcpPeerTransport implements PeerTransport {
     this.quorum.broadcast(to, msg);
   }
 
+  whenWritable(to: ServerId, lowWaterBytes: number): Promise<boolean> {
+    return this.quorum.whenWritable(to, lowWaterBytes);
+  }
+
   close(sid: ServerId, reason: string): void {
     this.quorum.close(sid, reason);
   }

@@ -210,4 +210,34 @@ describe('backpressure', () => {
     expect(good.h.quorumClosed).toEqual([]);
     expect(leader.h.quorumClosed).toEqual([2]);
   });
+
+  it('a bulk sender that awaits whenWritable never trips the bound, however much it sends to a slow reader', async () => {
+    const maxQueueBytes = 1024 * 1024;
+    const servers = await ensemble(2);
+    const leader = await start(servers, 1, { maxQueueBytes });
+    const r = await hello(servers[0].quorumPort, { sid: 2, channel: 'quorum' });
+    expect(r.answer?.kind).toBe('accept');
+    await waitFor(() => leader.t.stats().connections.some((c) => c.channel === 'quorum' && c.peer === 2), 'learner connected');
+    r.socket.pause(); // slow: reads nothing for a while, then at its own pace
+    let received = 0;
+    r.socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    setTimeout(() => r.socket.resume(), 300);
+    const data = new Uint8Array(64 * 1024).fill(7);
+    let maxQueued = 0;
+    const frames = 128; // 8 MiB: 8 x the bound
+    for (let i = 1; i <= frames; i++) {
+      expect(await leader.t.whenWritable(2, 256 * 1024)).toBe(true);
+      leader.t.send(2, { type: 'PROPOSAL', txns: [{ zxid: BigInt(i), data }] });
+      maxQueued = Math.max(maxQueued, leader.t.stats().connections.find((c) => c.channel === 'quorum' && c.peer === 2)?.queuedBytes ?? 0);
+    }
+    await waitFor(() => received >= frames * data.length, 'everything received', 30_000);
+    expect(maxQueued).toBeLessThanOrEqual(maxQueueBytes);
+    expect(leader.t.stats().counters.slowPeers).toBe(0);
+    expect(leader.h.quorumClosed).toEqual([]);
+    // No connection (or a closed one): false, at once.
+    expect(await leader.t.whenWritable(3, 0)).toBe(false);
+    r.socket.destroy();
+    await waitFor(() => leader.h.quorumClosed.includes(2), 'closed');
+    expect(await leader.t.whenWritable(2, 0)).toBe(false);
+  });
 });
