@@ -124,12 +124,14 @@ export interface RejoinResult {
   clientPortAtMs: number | null;
   syncStartAtMs: number | null;
   broadcastAtMs: number | null;
-  caughtUpAtMs: number;
-  readOkAtMs: number;
+  caughtUpAtMs: number | null;
+  readOkAtMs: number | null;
   /** how long the clean stop (SIGTERM) before it took */
   stopMs: number;
   rssMB: number | null;
   peakRssMB: number | null;
+  /** set when the server was not caught up within --timeout (the times are then null or partial) */
+  error?: string;
 }
 
 export interface SyncPhaseResult {
@@ -155,6 +157,8 @@ export interface CostBenchResult {
   memory: MemoryResult | null;
   diff: SyncPhaseResult | null;
   snap: SyncPhaseResult | null;
+  /** phases that failed as a whole (the others still ran) */
+  failures: { phase: string; error: string }[];
 }
 
 /* ---------- pure helpers (unit-tested) ---------- */
@@ -409,6 +413,7 @@ async function rejoin(
   let broadcastSeenAt: number | null = null;
   let caughtUpAt: number | null = null;
   let lastSeen = '';
+  let error: string | undefined;
   try {
     const end = spawnedAt + timeoutMs;
     let lastReport = Date.now();
@@ -431,10 +436,13 @@ async function rejoin(
       if (caughtUpAt === null) await sleep(25);
     }
     await poll.getData(lastPath);
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
+    progress(`${kind}: server ${id} FAILED: ${error}`);
   } finally {
     await poll.close();
   }
-  const readOkAt = Date.now();
+  const readOkAt = error === undefined ? Date.now() : null;
   const mem = await memorySample(addr).catch(() => null);
 
   const own = await readLog(ens, id, pid);
@@ -465,11 +473,12 @@ async function rejoin(
     clientPortAtMs: rel(started?.time),
     syncStartAtMs: rel(sync.firstAt),
     broadcastAtMs: rel(bcast?.time ?? broadcastSeenAt),
-    caughtUpAtMs: caughtUpAt - spawnedAt,
-    readOkAtMs: readOkAt - spawnedAt,
+    caughtUpAtMs: rel(caughtUpAt),
+    readOkAtMs: rel(readOkAt),
     stopMs,
     rssMB: mem?.rssMB ?? null,
     peakRssMB: mem?.peakRssMB ?? null,
+    ...(error !== undefined ? { error } : {}),
   };
 }
 
@@ -576,9 +585,20 @@ async function runSyncPhase(o: CostBenchOptions, which: 'diff' | 'snap'): Promis
 
 export async function runCostBench(o: CostBenchOptions): Promise<CostBenchResult> {
   if ((o.diff || o.snap) && o.nodes < 3) throw new Error('the catch-up and restart phases need --nodes 3 or more');
-  const memory = o.memory ? await runMemory(o) : null;
-  const diff = o.diff ? await runSyncPhase(o, 'diff') : null;
-  const snap = o.snap ? await runSyncPhase(o, 'snap') : null;
+  const failures: CostBenchResult['failures'] = [];
+  const attempt = async <T>(phase: string, run: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await run();
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      progress(`${phase} FAILED: ${error}`);
+      failures.push({ phase, error });
+      return null;
+    }
+  };
+  const memory = o.memory ? await attempt('memory', () => runMemory(o)) : null;
+  const diff = o.diff ? await attempt('diff', () => runSyncPhase(o, 'diff')) : null;
+  const snap = o.snap ? await attempt('snap', () => runSyncPhase(o, 'snap')) : null;
   return {
     bench: 'cost',
     nodes: o.nodes,
@@ -591,6 +611,7 @@ export async function runCostBench(o: CostBenchOptions): Promise<CostBenchResult
     memory,
     diff,
     snap,
+    failures,
   };
 }
 
@@ -657,9 +678,11 @@ export function formatCostBench(r: CostBenchResult): string {
     lines.push(
       '(process up, client port, sync start, broadcast, caught up, read ok: moments after spawn; open storage, snapshot read/restore, log read: durations.',
       ' caught up = status says broadcast with lastApplied equal to the leader\'s; read ok = getData of the last znode through that server;',
-      ' stop = the clean SIGTERM stop before; sync = what the leader\'s log says it sent)',
+      ' stop = the clean SIGTERM stop before; sync = what the leader\'s log says it sent, xN = N sync attempts)',
     );
+    for (const p of phases) for (const x of [p.catchUp, p.restart]) if (x.error) lines.push(`FAILED ${x.kind} of server ${x.serverId} (${p.ensemble} ensemble): ${x.error}`);
   }
+  for (const f of r.failures) lines.push(`FAILED phase ${f.phase}: ${f.error}`);
   return lines.join('\n');
 }
 
@@ -692,7 +715,7 @@ export function costBenchCommand(): Command {
     .option('--outstanding <n>', 'single creates in flight per client (txn loads)', positiveInt, 256)
     .option('--snap-count <n>', 'snapCount of the SNAP ensemble (default: min(100000, txns/5))', positiveInt)
     .option('--settle <s>', 'idle seconds before the settled memory sample', nonNegativeInt, 5)
-    .option('--timeout <s>', 'limit for one catch-up or restart, and for applying a load', positiveInt, 900)
+    .option('--timeout <s>', 'limit for one catch-up or restart, and for applying a load', positiveInt, 600)
     .option('--dir <path>', 'where the ensembles\' data directories go (default: the OS temp dir)')
     .option('--keep', 'keep the data directories and server logs (their paths are printed)', false)
     .option('--no-memory', 'skip the memory phase')

@@ -144,6 +144,7 @@ describe('formatCostBench', () => {
     memory: null,
     diff: { ensemble: 'diff', snapCount: 100_000_000, txns: 1000, load, leaderSnapshotsTaken: 0, leaderMemory: null, catchUp: rejoin('catch-up', 'DIFF'), restart: rejoin('restart', 'DIFF') },
     snap: null,
+    failures: [],
   };
 
   it('prints one row per catch-up and restart, and no memory table when the phase was skipped', () => {
@@ -152,5 +153,14 @@ describe('formatCostBench', () => {
     expect(text).toContain('| catch-up after missing 1,000 txns (DIFF ensemble) | 1 | DIFF |');
     expect(text).toContain('| restart (b): whole log, no snapshot | 1 | DIFF |');
     expect(text).toContain('**0.31**');
+    expect(text).not.toContain('FAILED');
+  });
+
+  it('reports a catch-up that did not finish and a phase that failed', () => {
+    const failed: RejoinResult = { ...rejoin('catch-up', 'SNAP'), caughtUpAtMs: null, readOkAtMs: null, error: 'not caught up within 600000 ms' };
+    const text = formatCostBench({ ...result, diff: { ...result.diff!, catchUp: failed }, failures: [{ phase: 'snap', error: 'boom' }] });
+    expect(text).toContain('**-**');
+    expect(text).toContain('FAILED catch-up of server 1 (diff ensemble): not caught up within 600000 ms');
+    expect(text).toContain('FAILED phase snap: boom');
   });
 });
