@@ -130,6 +130,8 @@ export interface RejoinResult {
   stopMs: number;
   rssMB: number | null;
   peakRssMB: number | null;
+  /** epochs established by the other servers meanwhile (0: the leader kept its quorum throughout) */
+  elections: number;
   /** set when the server was not caught up within --timeout (the times are then null or partial) */
   error?: string;
 }
@@ -139,6 +141,8 @@ export interface SyncPhaseResult {
   snapCount: number;
   txns: number;
   load: LoadStats;
+  /** epochs established while the txns were loaded (each one: the leader lost its quorum, e.g. a server stalled past syncLimit) */
+  electionsDuringLoad: number;
   leaderSnapshotsTaken: number;
   leaderMemory: MemorySample | null;
   catchUp: RejoinResult;
@@ -214,6 +218,11 @@ export function syncModeFor(leaderLines: readonly LogLine[], sid: number, since 
     }
   }
   return { mode, attempts, firstAt };
+}
+
+/** Leader elections in a time window: epochs established ("established epoch N" lines of the leaders). */
+export function countElections(lines: readonly LogLine[], from: number, to: number): number {
+  return lines.filter((l) => l.time >= from && l.time <= to && l.msg.startsWith('established epoch ')).length;
 }
 
 /** Compares two formatted zxids ("0x…"). */
@@ -379,6 +388,13 @@ async function readLog(ens: LocalEnsemble, id: number, pid?: number): Promise<Lo
   return parseLogLines(await fsp.readFile(ens.logFile(id), 'utf8'), pid);
 }
 
+/** The log lines of every server but `except`, merged in time order. */
+async function peerLogs(ens: LocalEnsemble, except?: number): Promise<LogLine[]> {
+  const all: LogLine[] = [];
+  for (let id = 1; id <= ens.addrs.length; id++) if (id !== except) all.push(...(await readLog(ens, id)));
+  return all.sort((a, b) => a.time - b.time);
+}
+
 /** Waits until every server of `addrs` reports broadcast phase and lastApplied >= zxid. */
 async function waitApplied(addrs: string[], zxid: string, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -399,7 +415,6 @@ async function rejoin(
   ens: LocalEnsemble,
   kind: RejoinResult['kind'],
   id: number,
-  leaderId: number,
   target: string,
   lastPath: string,
   txns: number,
@@ -446,14 +461,15 @@ async function rejoin(
   const mem = await memorySample(addr).catch(() => null);
 
   const own = await readLog(ens, id, pid);
-  const leader = await readLog(ens, leaderId);
+  // Whoever leads (leadership may move while the server rejoins) logs the syncs it sends.
+  const others = await peerLogs(ens, id);
   const rel = (t: number | null | undefined): number | null => (typeof t === 'number' ? t - spawnedAt : null);
   const recovered = own.find((l) => l.msg === 'recovered');
   const started = own.find((l) => l.msg === 'server started');
   const bcast = own.find((l) => l.msg === 'role' && l.phase === 'broadcast');
   const ms = (recovered?.ms ?? {}) as Record<string, number>;
   const startMs = (started?.startMs ?? {}) as Record<string, number>;
-  const sync = syncModeFor(leader, id, spawnedAt);
+  const sync = syncModeFor(others, id, spawnedAt);
   const snapshotZxid = typeof recovered?.snapshot === 'string' && recovered.snapshot !== '0x0' ? recovered.snapshot : null;
   return {
     kind,
@@ -478,6 +494,7 @@ async function rejoin(
     stopMs,
     rssMB: mem?.rssMB ?? null,
     peakRssMB: mem?.peakRssMB ?? null,
+    elections: countElections(others, spawnedAt, Date.now()),
     ...(error !== undefined ? { error } : {}),
   };
 }
@@ -527,6 +544,18 @@ function stopAllAndExit(): void {
   void Promise.all([...LIVE].map((e) => e.stop().catch(() => undefined))).then(() => process.exit(130));
 }
 
+/** The leader among servers `ids` (waits through an election in progress). */
+async function currentLeader(ens: LocalEnsemble, ids: number[], timeoutMs: number): Promise<{ addr: string; serverId: number }> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const st = await Promise.all(ids.map((i) => statusOf(ens.addrs[i - 1]!).catch(() => null)));
+    const l = st.find((x) => x?.role === 'leading' && x.phase === 'broadcast');
+    if (l) return { addr: ens.addrs[l.serverId - 1]!, serverId: l.serverId };
+    if (Date.now() > end) throw new Error(`no leader in broadcast phase among servers ${ids.join(', ')}`);
+    await sleep(100);
+  }
+}
+
 async function countSnapshots(dir: string): Promise<number> {
   return (await fsp.readdir(dir).catch(() => [] as string[])).filter((n) => /^snapshot\.[0-9a-f]+$/.test(n)).length;
 }
@@ -541,7 +570,7 @@ async function runSyncPhase(o: CostBenchOptions, which: 'diff' | 'snap'): Promis
     const leader = all.find((s) => s.role === 'leading');
     const followers = all.filter((s) => s.role === 'following').sort((a, b) => a.serverId - b.serverId);
     if (!leader || followers.length < 2) throw new Error(`need a leader and two followers, got ${all.map((s) => `${s.serverId}:${s.role}`).join(' ')}`);
-    const [f, g] = [followers[0]!, followers[1]!];
+    const f = followers[0]!;
 
     // A little shared history first, so F does not start from an empty log.
     const setup = new ZabClient({ servers: ens.addrs.join(',') });
@@ -556,28 +585,47 @@ async function runSyncPhase(o: CostBenchOptions, which: 'diff' | 'snap'): Promis
     await ens.stopServer(f.serverId, f.pid);
     const fStopMs = Math.round(performance.now() - t);
 
-    const live = all.filter((s) => s.serverId !== f.serverId);
+    const liveIds = all.filter((s) => s.serverId !== f.serverId).map((s) => s.serverId);
     progress(`${tag}: ${o.txns.toLocaleString('en-US')} single creates of ${o.size} B while server ${f.serverId} is down (${o.clients} clients x ${o.outstanding} in flight)`);
-    const load = await loadZnodes(`${tag} txn load`, live, { prefix: '/t', count: o.txns, perOp: 1, clients: o.clients, outstanding: o.outstanding, size: o.size });
-    progress(`${tag}: loaded in ${load.seconds} s (${load.txnsPerSec.toLocaleString('en-US')} txns/s)`);
-    const target = (await statusOf(leader.addr)).lastApplied;
-    await waitApplied(live.map((s) => s.addr), target, o.timeout * 1000);
-    const leaderMemory = await memorySample(leader.addr).catch(() => null);
-    const leaderSnapshotsTaken = parseLogLines(await fsp.readFile(ens.logFile(leader.serverId), 'utf8')).filter((l) => l.msg === 'snapshot written').length;
-    progress(`${tag}: leader ${leader.serverId} at ${target}, ${leaderSnapshotsTaken} snapshots written, ${await countSnapshots(ens.serverDir(leader.serverId))} kept`);
+    const loadFrom = Date.now();
+    const load = await loadZnodes(`${tag} txn load`, all.filter((s) => s.serverId !== f.serverId), {
+      prefix: '/t',
+      count: o.txns,
+      perOp: 1,
+      clients: o.clients,
+      outstanding: o.outstanding,
+      size: o.size,
+    });
+    const electionsDuringLoad = countElections(await peerLogs(ens), loadFrom, Date.now());
+    progress(`${tag}: loaded in ${load.seconds} s (${load.txnsPerSec.toLocaleString('en-US')} txns/s), ${electionsDuringLoad} leader elections meanwhile`);
+    // Leadership may have moved during the load (an election): find the leader again.
+    const leaderNow = await currentLeader(ens, liveIds, o.timeout * 1000);
+    const target = (await statusOf(leaderNow.addr)).lastApplied;
+    await waitApplied(liveIds.map((i) => ens.addrs[i - 1]!), target, o.timeout * 1000);
+    const leaderMemory = await memorySample(leaderNow.addr).catch(() => null);
+    const leaderSnapshotsTaken = (await readLog(ens, leaderNow.serverId)).filter((l) => l.msg === 'snapshot written').length;
+    progress(`${tag}: leader ${leaderNow.serverId} at ${target}, ${leaderSnapshotsTaken} snapshots written, ${await countSnapshots(ens.serverDir(leaderNow.serverId))} kept`);
 
     const lastPath = loadPaths('/t', o.txns - 1, 1)[0]!;
-    const catchUp = await rejoin(ens, 'catch-up', f.serverId, leader.serverId, target, lastPath, o.txns, fStopMs, o.timeout * 1000);
+    const catchUp = await rejoin(ens, 'catch-up', f.serverId, target, lastPath, o.txns, fStopMs, o.timeout * 1000);
     progress(`${tag}: catch-up ${JSON.stringify(catchUp)}`);
+    if (catchUp.error) {
+      // A follower stuck in sync keeps disturbing the others (a new sync, often an election, per attempt): stop it.
+      const st = await statusOf(ens.addrs[f.serverId - 1]!).catch(() => null);
+      if (st) await ens.stopServer(f.serverId, st.pid);
+      await currentLeader(ens, liveIds, o.timeout * 1000);
+    }
 
-    // Restart G: it was up throughout, so its own log (and, in the SNAP ensemble, its own snapshots) hold everything.
+    // Restart G, a follower that was up throughout: its own log (and, in the SNAP ensemble, its own snapshots) hold everything.
+    const g = (await liveServers(ens, liveIds)).find((s) => s.role === 'following');
+    if (!g) throw new Error(`no follower besides server ${f.serverId} to restart`);
     progress(`${tag}: stopping follower ${g.serverId} to restart it`);
     t = performance.now();
     await ens.stopServer(g.serverId, g.pid);
     const gStopMs = Math.round(performance.now() - t);
-    const restart = await rejoin(ens, 'restart', g.serverId, leader.serverId, target, lastPath, o.txns, gStopMs, o.timeout * 1000);
+    const restart = await rejoin(ens, 'restart', g.serverId, target, lastPath, o.txns, gStopMs, o.timeout * 1000);
     progress(`${tag}: restart ${JSON.stringify(restart)}`);
-    return { ensemble: which, snapCount, txns: o.txns, load, leaderSnapshotsTaken, leaderMemory, catchUp, restart };
+    return { ensemble: which, snapCount, txns: o.txns, load, electionsDuringLoad, leaderSnapshotsTaken, leaderMemory, catchUp, restart };
   } finally {
     await stopEnsemble(ens);
   }
@@ -652,13 +700,13 @@ export function formatCostBench(r: CostBenchResult): string {
     for (const p of phases) {
       lines.push(
         `${p.ensemble === 'diff' ? 'DIFF ensemble (no snapshots)' : `SNAP ensemble (snapCount ${n(p.snapCount)})`}: ${loadLine(p.load)}; ` +
-          `leader wrote ${p.leaderSnapshotsTaken} snapshots; leader RSS ${p.leaderMemory?.rssMB ?? '?'} MB (peak ${p.leaderMemory?.peakRssMB ?? '?'}) with ${n(p.leaderMemory?.znodes)} znodes`,
+          `${p.electionsDuringLoad} leader elections during the load; leader wrote ${p.leaderSnapshotsTaken} snapshots; leader RSS ${p.leaderMemory?.rssMB ?? '?'} MB (peak ${p.leaderMemory?.peakRssMB ?? '?'}) with ${n(p.leaderMemory?.znodes)} znodes`,
       );
     }
     lines.push(
       '',
-      '| scenario | server | sync | txns | snapshot MB | log tail txns | stop | process up | open storage | snapshot read | snapshot restore | log read | client port | sync start | broadcast | caught up | read ok | RSS MB (peak) |',
-      '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| scenario | server | sync | elections | txns | snapshot MB | log tail txns | stop | process up | open storage | snapshot read | snapshot restore | log read | client port | sync start | broadcast | caught up | read ok | RSS MB (peak) |',
+      '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const p of phases) {
       for (const x of [p.catchUp, p.restart]) {
@@ -669,7 +717,7 @@ export function formatCostBench(r: CostBenchResult): string {
               ? `restart (b): whole log, no snapshot`
               : `restart (a): snapshot + log tail`;
         lines.push(
-          `| ${scenario} | ${x.serverId} | ${x.mode}${x.syncAttempts > 1 ? ` x${x.syncAttempts}` : ''} | ${n(x.txns)} | ${x.snapshotMB ?? '-'} | ${n(x.logTailTxns)} | ${s(x.stopMs)} | ` +
+          `| ${scenario} | ${x.serverId} | ${x.mode}${x.syncAttempts > 1 ? ` x${x.syncAttempts}` : ''} | ${x.elections} | ${n(x.txns)} | ${x.snapshotMB ?? '-'} | ${n(x.logTailTxns)} | ${s(x.stopMs)} | ` +
             `${s(x.processUpMs)} | ${s(x.openStorageMs)} | ${s(x.snapshotReadMs)} | ${s(x.snapshotRestoreMs)} | ${s(x.logReadMs)} | ${s(x.clientPortAtMs)} | ` +
             `${s(x.syncStartAtMs)} | ${s(x.broadcastAtMs)} | **${s(x.caughtUpAtMs)}** | ${s(x.readOkAtMs)} | ${x.rssMB ?? '-'} (${x.peakRssMB ?? '-'}) |`,
         );
@@ -678,7 +726,7 @@ export function formatCostBench(r: CostBenchResult): string {
     lines.push(
       '(process up, client port, sync start, broadcast, caught up, read ok: moments after spawn; open storage, snapshot read/restore, log read: durations.',
       ' caught up = status says broadcast with lastApplied equal to the leader\'s; read ok = getData of the last znode through that server;',
-      ' stop = the clean SIGTERM stop before; sync = what the leader\'s log says it sent, xN = N sync attempts)',
+      ' stop = the clean SIGTERM stop before; sync = what the leader\'s log says it sent, xN = N sync attempts; elections = epochs established meanwhile)',
     );
     for (const p of phases) for (const x of [p.catchUp, p.restart]) if (x.error) lines.push(`FAILED ${x.kind} of server ${x.serverId} (${p.ensemble} ensemble): ${x.error}`);
   }

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  countElections,
   defaultSnapCount,
   formatCostBench,
   loadPaths,
@@ -57,6 +58,21 @@ describe('syncModeFor', () => {
     expect(syncModeFor(lines, 1, 0)).toEqual({ mode: 'SNAP (log purged; planned DIFF)', attempts: 2, firstAt: 100 });
     expect(syncModeFor(lines, 2, 250)).toEqual({ mode: 'TRUNC', attempts: 1, firstAt: 400 });
     expect(syncModeFor(lines, 3)).toEqual({ mode: '?', attempts: 0, firstAt: null });
+  });
+});
+
+describe('countElections', () => {
+  it('counts the epochs established in a window', () => {
+    const lines = parseLogLines(
+      [
+        line({ time: 10, msg: 'established epoch 1', committed: '0x0' }),
+        line({ time: 20, msg: 'leader of epoch 1 steps down: synced learners no longer form a quorum' }),
+        line({ time: 30, msg: 'established epoch 2', committed: '0x100000005' }),
+        line({ time: 40, msg: 'established epoch 3', committed: '0x200000001' }),
+      ].join('\n'),
+    );
+    expect(countElections(lines, 15, 40)).toBe(2);
+    expect(countElections(lines, 0, 5)).toBe(0);
   });
 });
 
@@ -131,6 +147,7 @@ describe('formatCostBench', () => {
     stopMs: 50,
     rssMB: 100,
     peakRssMB: 110,
+    elections: 0,
   });
   const result: CostBenchResult = {
     bench: 'cost',
@@ -142,7 +159,7 @@ describe('formatCostBench', () => {
     cores: 2,
     loadavg: [1, 2, 3],
     memory: null,
-    diff: { ensemble: 'diff', snapCount: 100_000_000, txns: 1000, load, leaderSnapshotsTaken: 0, leaderMemory: null, catchUp: rejoin('catch-up', 'DIFF'), restart: rejoin('restart', 'DIFF') },
+    diff: { ensemble: 'diff', snapCount: 100_000_000, txns: 1000, load, electionsDuringLoad: 0, leaderSnapshotsTaken: 0, leaderMemory: null, catchUp: rejoin('catch-up', 'DIFF'), restart: rejoin('restart', 'DIFF') },
     snap: null,
     failures: [],
   };
@@ -150,8 +167,8 @@ describe('formatCostBench', () => {
   it('prints one row per catch-up and restart, and no memory table when the phase was skipped', () => {
     const text = formatCostBench(result);
     expect(text).not.toContain('Memory:');
-    expect(text).toContain('| catch-up after missing 1,000 txns (DIFF ensemble) | 1 | DIFF |');
-    expect(text).toContain('| restart (b): whole log, no snapshot | 1 | DIFF |');
+    expect(text).toContain('| catch-up after missing 1,000 txns (DIFF ensemble) | 1 | DIFF | 0 |');
+    expect(text).toContain('| restart (b): whole log, no snapshot | 1 | DIFF | 0 |');
     expect(text).toContain('**0.31**');
     expect(text).not.toContain('FAILED');
   });
