@@ -108,28 +108,54 @@ export async function statusOf(addr: string): Promise<ServerStatus> {
   }
 }
 
+export interface LocalEnsembleOptions {
+  /** snapCount of the servers' zoo.cfg (zab ensemble's default: 100,000) */
+  snapCount?: number;
+  /** where the ensemble's temp directory is made (default: the OS temp dir) */
+  parentDir?: string;
+  /** leave the directory (data, configs, server logs) in place on stop() */
+  keepDir?: boolean;
+}
+
+/** A server process started by the bench itself (restartServer), outside the `zab ensemble` supervisor. */
+interface OwnServer {
+  proc: ChildProcess;
+  exited: Promise<void>;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class LocalEnsemble {
+  /** servers (re)started by restartServer, by id */
+  private readonly own = new Map<number, OwnServer>();
+
   private constructor(
     readonly dir: string,
     readonly proc: ChildProcess,
     readonly addrs: string[],
     private readonly exited: Promise<void>,
+    private readonly keepDir: boolean,
   ) {}
 
-  static async start(nodes: number, tickTime: number): Promise<LocalEnsemble> {
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'zab-ens-bench-'));
+  static async start(nodes: number, tickTime: number, opts: LocalEnsembleOptions = {}): Promise<LocalEnsemble> {
+    const dir = await fsp.mkdtemp(path.join(opts.parentDir ?? os.tmpdir(), 'zab-ens-bench-'));
     const base = await freeBasePort(nodes);
-    const proc = spawn(
-      process.execPath,
-      [CLI, 'ensemble', '--nodes', String(nodes), '--data-dir', path.join(dir, 'data'), '--base-port', String(base), '--tick-time', String(tickTime), '--keep-going'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const args = [CLI, 'ensemble', '--nodes', String(nodes), '--data-dir', path.join(dir, 'data'), '--base-port', String(base), '--tick-time', String(tickTime), '--keep-going'];
+    if (opts.snapCount !== undefined) args.push('--snap-count', String(opts.snapCount));
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr!.on('data', () => undefined);
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
     const addrs = Array.from({ length: nodes }, (_, i) => `${HOST}:${base + i}`);
-    const ens = new LocalEnsemble(dir, proc, addrs, exited);
+    const ens = new LocalEnsemble(dir, proc, addrs, exited, opts.keepDir ?? false);
     const end = Date.now() + 30_000;
     while (!/ensemble ready/.test(out)) {
       if (Date.now() > end || proc.exitCode !== null) {
@@ -145,12 +171,67 @@ export class LocalEnsemble {
     return Promise.all(this.addrs.map(statusOf));
   }
 
+  /** Directory of server `id` (1-based): its zoo.cfg, myid, snapshots, txn log and server.log. */
+  serverDir(id: number): string {
+    return path.join(this.dir, 'data', `server.${id}`);
+  }
+
+  /** The pino JSON log of server `id` (every run of it appends to the same file). */
+  logFile(id: number): string {
+    return path.join(this.serverDir(id), 'server.log');
+  }
+
+  /**
+   * Stops server `id` (process `pid`, from its status) with SIGTERM, as an operator would, and waits
+   * until the process is gone (SIGKILL after 30 s). The supervisor (--keep-going) keeps the others running.
+   */
+  async stopServer(id: number, pid: number): Promise<void> {
+    const own = this.own.get(id);
+    if (own && own.proc.pid === pid) {
+      if (own.proc.exitCode === null && own.proc.signalCode === null) own.proc.kill('SIGTERM');
+      const t = setTimeout(() => own.proc.kill('SIGKILL'), 30_000);
+      await own.exited;
+      clearTimeout(t);
+      this.own.delete(id);
+      return;
+    }
+    process.kill(pid, 'SIGTERM');
+    const end = Date.now() + 30_000;
+    while (pidAlive(pid)) {
+      if (Date.now() > end) process.kill(pid, 'SIGKILL');
+      await sleep(20);
+    }
+  }
+
+  /**
+   * Starts server `id` again (after stopServer) as `zab ensemble` does: `zab server --config <its zoo.cfg>`,
+   * appending to its server.log, stopping when this process goes away. Resolves at once with the spawn time.
+   */
+  restartServer(id: number): { pid: number; spawnedAt: number } {
+    if (this.own.has(id)) throw new Error(`server ${id} is already running`);
+    const fd = fs.openSync(this.logFile(id), 'a');
+    const spawnedAt = Date.now();
+    const proc = spawn(process.execPath, [CLI, 'server', '--config', path.join(this.serverDir(id), 'zoo.cfg'), '--id', String(id), '--stop-with-parent'], {
+      stdio: ['pipe', fd, fd],
+    });
+    fs.closeSync(fd);
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    this.own.set(id, { proc, exited });
+    return { pid: proc.pid ?? -1, spawnedAt };
+  }
+
   async stop(): Promise<void> {
+    const own = [...this.own.values()];
+    for (const o of own) if (o.proc.exitCode === null && o.proc.signalCode === null) o.proc.kill('SIGTERM');
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGTERM');
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 15_000);
-    await this.exited;
+    const t = setTimeout(() => {
+      this.proc.kill('SIGKILL');
+      for (const o of own) o.proc.kill('SIGKILL');
+    }, 15_000);
+    await Promise.all([this.exited, ...own.map((o) => o.exited)]);
     clearTimeout(t);
-    await fsp.rm(this.dir, { recursive: true, force: true });
+    this.own.clear();
+    if (!this.keepDir) await fsp.rm(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -5,10 +5,11 @@
  * stdout (a table, then one JSON line last).
  */
 import { Command } from 'commander';
+import { costBenchCommand } from './cost-bench.js';
 import { ensembleBenchCommand } from './ensemble-bench.js';
 import { logBenchCommand } from './log-bench.js';
 
-const BENCHMARKS: (() => Command)[] = [logBenchCommand, ensembleBenchCommand];
+const BENCHMARKS: (() => Command)[] = [logBenchCommand, ensembleBenchCommand, costBenchCommand];
 
 const program = new Command('bench').description('zab-ts benchmarks').showHelpAfterError();
 for (const make of BENCHMARKS) program.addCommand(make());

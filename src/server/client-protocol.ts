@@ -171,6 +171,8 @@ export interface ServerStatus {
   learners?: { id: number; phase: string; lastZxid: string }[];
   /** znodes in the server's tree, root included */
   znodes?: number;
+  /** the server process's memory (process.memoryUsage(), bytes) */
+  memory?: { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
   clientAddress: string;
   connections: number;
   pid: number;

@@ -194,6 +194,7 @@ export class ZabServer {
     if (this.started) throw new Error('ZabServer.start() called twice');
     this.started = true;
     const { config, logger } = this;
+    const t0 = performance.now();
     const quorum = buildQuorumSystem(config);
     const dataDir = await prepareDataDir(config.dataDir, 'dataDir');
     const dataLogDir = await prepareDataDir(config.dataLogDir, 'dataLogDir');
@@ -208,6 +209,7 @@ export class ZabServer {
     const newestSnap = (await snapshots.list()).at(-1)?.zxid ?? 0n;
     const reconciled = await epochs.reconcileWithLog(maxZxid(log.lastZxid(), newestSnap));
     if (reconciled.repaired) logger.warn({ ...reconciled }, 'epochs repaired from the log');
+    const tOpened = performance.now();
 
     const adminPort = this.adminPortSetting();
     const inspectors: ((ev: InspectionEvent) => void)[] = [];
@@ -278,7 +280,9 @@ export class ZabServer {
     this.node = node;
 
     await transport.start();
+    const tRecovery = performance.now();
     await node.start();
+    const tRecovered = performance.now();
 
     const addr = this.clientAddress();
     if (addr) {
@@ -311,7 +315,15 @@ export class ZabServer {
       logger.info({ admin: `http://${formatHostPort({ host, port: bound.port })}/` }, 'admin port: inspector page, /status, /metrics');
     }
     logger.info(
-      { dataDir, dataLogDir, quorumPort: this.self.quorumPort, electionPort: this.self.electionPort, servers: config.servers.length },
+      {
+        dataDir,
+        dataLogDir,
+        quorumPort: this.self.quorumPort,
+        electionPort: this.self.electionPort,
+        servers: config.servers.length,
+        // opening the stores (log headers and tail, snapshot list), then recovery (snapshot and log read into memory)
+        startMs: { openStorage: Math.round(tOpened - t0), recovery: Math.round(tRecovered - tRecovery), total: Math.round(performance.now() - t0) },
+      },
       'server started',
     );
   }
@@ -452,6 +464,7 @@ export class ZabServer {
         return a ? formatHostPort(a) : '';
       })(),
       ...(this.app instanceof DataTree ? { znodes: this.app.size() } : {}),
+      memory: (({ rss, heapUsed, heapTotal, external, arrayBuffers }) => ({ rss, heapUsed, heapTotal, external, arrayBuffers }))(process.memoryUsage()),
       connections: this.clientPort?.connectionCount() ?? 0,
       pid: process.pid,
       uptimeMs: Math.round(performance.now() - this.startedAt),

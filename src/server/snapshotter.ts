@@ -46,19 +46,21 @@ export class Snapshotter {
     if (this.o.app.lastApplied() !== zxid) return; // not at a txn boundary we know; try on the next one
     this.sinceLast = 0;
     this.threshold = this.roll();
-    const data = this.o.app.snapshot();
-    this.writing = this.write(zxid, data).finally(() => {
+    const t0 = performance.now();
+    const data = this.o.app.snapshot(); // synchronous: the event loop waits for it
+    const serializeMs = Math.round(performance.now() - t0);
+    this.writing = this.write(zxid, data, serializeMs).finally(() => {
       this.writing = null;
     });
   }
 
-  private async write(zxid: Zxid, data: Uint8Array): Promise<void> {
+  private async write(zxid: Zxid, data: Uint8Array, serializeMs: number): Promise<void> {
     const { logger } = this.o;
     const t0 = performance.now();
     try {
       await this.o.snapshots.save({ zxid, data });
       this.taken++;
-      logger.info({ zxid: formatZxid(zxid), bytes: data.length, ms: Math.round(performance.now() - t0) }, 'snapshot written');
+      logger.info({ zxid: formatZxid(zxid), bytes: data.length, serializeMs, ms: Math.round(performance.now() - t0) }, 'snapshot written');
       if (this.stopped) return;
       const kept = await this.o.snapshots.list();
       const oldest = kept[0];
