@@ -145,6 +145,16 @@ export function commitUpTo(ctx: LeaderContext, point: Zxid): Partial<LeaderConte
   return patch;
 }
 
+/**
+ * The handler a learner's message goes to when all the leader would do with it is pass it on (every
+ * QUORUM_MESSAGE from a known learner but FOLLOWERINFO): the runtime may deliver it there directly,
+ * with the same outcome and one macrostep fewer. Null when the leader itself has to look at it.
+ */
+export function handlerFor(ctx: LeaderContext, event: PeerEvent): LearnerEntry['ref'] | null {
+  if (event.type !== 'QUORUM_MESSAGE' || event.msg.type === 'FOLLOWERINFO') return null;
+  return ctx.learners[event.from]?.ref ?? null;
+}
+
 /** Requests from clients here or forwarded by learners: propose them, or step down at counter exhaustion. */
 const PROPOSE = [
   {

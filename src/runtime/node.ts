@@ -11,7 +11,7 @@
  */
 import { createActor, type Actor } from 'xstate';
 import type { Logger } from 'pino';
-import { peerMachine } from '../../machines/peer.js';
+import { deliveryTarget, peerMachine } from '../../machines/peer.js';
 import type { Effect, LogHistory, PeerEvent, PeerFacts, Role, SyncPlan, Timing } from '../../machines/types.js';
 import type { ForwardedRequest, QuorumMessage, ServerId, Txn } from '../protocol/messages.js';
 import type { QuorumSystem } from '../quorum/quorum-system.js';
@@ -293,7 +293,11 @@ export class ZabNode implements TransportHandler {
   }
 
   private send(event: PeerEvent): void {
-    if (!this.stopped && this.actor) this.actor.send(event);
+    if (this.stopped || !this.actor) return;
+    // Straight to the actor that acts on it, skipping the ones that would only pass it on.
+    const target = deliveryTarget(this.actor.getSnapshot(), event);
+    if (target) target.send(event);
+    else this.actor.send(event);
   }
 
   // ---------------------------------------------------------------- effects
