@@ -80,10 +80,24 @@ export function proposalFault(last: Zxid, txns: readonly Txn[], maxEpoch: number
   return null;
 }
 
+/**
+ * `patch` plus the delivery it makes possible: everything both committed and durable here, unless
+ * a truncation or snapshot install is still in flight.
+ */
+function deliverWith(ctx: FollowerContext, patch: Partial<FollowerContext>): Partial<FollowerContext> {
+  const committed = patch.committed ?? ctx.committed;
+  const lastLogged = patch.lastLogged ?? ctx.lastLogged;
+  const upTo = committed < lastLogged ? committed : lastLogged;
+  if (upTo <= ctx.delivered || ctx.storagePending > 0) return patch;
+  ctx.io({ type: 'deliver', upTo });
+  patch.delivered = upTo;
+  return patch;
+}
+
 /** Messages of the leader's FIFO stream that every phase after discovery accepts. */
 const STREAM = [
   { guard: and(['isProposal', 'proposalContinuesLog']), actions: ['append', 'noteReceived'] },
-  { guard: and(['isCommit', 'commitIsKnown']), actions: ['noteCommit', 'deliverReady'] },
+  { guard: and(['isCommit', 'commitIsKnown']), actions: 'noteCommitAndDeliver' },
   { guard: 'isPing', actions: 'answerPing' },
 ] as const;
 
@@ -180,25 +194,22 @@ export const followerMachine = setup({
       const last = txns.length === 0 ? context.lastReceived : txns[txns.length - 1]!.zxid;
       return last > context.lastReceived ? { lastReceived: last } : {};
     }),
-    noteLogged: assign(({ context, event }) => {
+    /** LOG_SYNCED: the log is durable up to its zxid; deliver what that makes ready (one assign for both). */
+    noteLoggedAndDeliver: assign(({ context, event }) => {
       const z = (event as Extract<PeerEvent, { type: 'LOG_SYNCED' }>).zxid;
-      return z > context.lastLogged ? { lastLogged: z } : {};
+      return z > context.lastLogged ? deliverWith(context, { lastLogged: z }) : deliverWith(context, {});
     }),
-    noteCommit: assign(({ context, event }) => {
+    /** COMMIT: the leader's commit point; deliver what that makes ready (one assign for both). */
+    noteCommitAndDeliver: assign(({ context, event }) => {
       const z = msgOf<'COMMIT'>(event).zxid;
-      return z > context.committed ? { committed: z } : {};
+      return z > context.committed ? deliverWith(context, { committed: z }) : deliverWith(context, {});
     }),
     noteUpToDate: assign(({ context, event }) => {
       const z = msgOf<'UPTODATE'>(event).committed;
       return { committed: z > context.committed ? z : context.committed, synced: true };
     }),
     /** Apply what is both committed and durable here. */
-    deliverReady: assign(({ context }) => {
-      const upTo = context.committed < context.lastLogged ? context.committed : context.lastLogged;
-      if (upTo <= context.delivered || context.storagePending > 0) return {};
-      context.io({ type: 'deliver', upTo });
-      return { delivered: upTo };
-    }),
+    deliverReady: assign(({ context }) => deliverWith(context, {})),
     takeSyncTarget: assign(({ event }) => ({ syncTarget: msgOf<'NEWLEADER'>(event).zxid })),
     persistCurrentEpoch: ({ context }) => context.io({ type: 'persistCurrentEpoch', epoch: context.epoch }),
     noteCurrentEpoch: assign(({ context }) => ({ currentEpoch: context.epoch })),
@@ -276,7 +287,7 @@ export const followerMachine = setup({
     CLIENT_REQUESTS: { actions: 'rejectRequests' },
     CLIENT_SYNC: { actions: 'rejectRequests' },
     // Durability news counts in every phase: it is what lets us ack and deliver.
-    LOG_SYNCED: { actions: ['noteLogged', 'deliverReady'] },
+    LOG_SYNCED: { actions: 'noteLoggedAndDeliver' },
     TRUNCATED: { actions: ['noteTruncated', 'deliverReady'] },
     SNAPSHOT_INSTALLED: { actions: ['noteSnapshotInstalled', 'deliverReady'] },
     PEER_DISCONNECTED: {
@@ -420,7 +431,7 @@ export const followerMachine = setup({
                 },
                 awaitingUpToDate: {
                   on: {
-                    LOG_SYNCED: { actions: ['noteLogged', 'ackLogged', 'deliverReady'] },
+                    LOG_SYNCED: { actions: ['ackLogged', 'noteLoggedAndDeliver'] },
                     QUORUM_MESSAGE: [
                       {
                         guard: 'isUpToDate',
@@ -437,7 +448,7 @@ export const followerMachine = setup({
             broadcast: {
               entry: { type: 'reportRole', params: { phase: 'broadcast' } },
               on: {
-                LOG_SYNCED: { actions: ['noteLogged', 'ackLogged', 'deliverReady'] },
+                LOG_SYNCED: { actions: ['ackLogged', 'noteLoggedAndDeliver'] },
                 CLIENT_REQUESTS: { actions: 'forwardRequests' },
                 CLIENT_SYNC: { actions: 'forwardSync' },
                 QUORUM_MESSAGE: [

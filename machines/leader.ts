@@ -116,6 +116,22 @@ export function quorumCommitPoint(ctx: LeaderContext): Zxid {
   return largestQuorumValue(acked, ctx.quorum) ?? ctx.committed;
 }
 
+const NO_PROGRESS: Partial<LeaderContext> = Object.freeze({});
+
+/**
+ * What an event tells about durable progress: our own LOG_SYNCED moves lastLogged, the ACK of a
+ * learner that acked NEWLEADER moves its cumulative ack. Nothing for any other event (or an old zxid).
+ */
+export function progressOf(ctx: LeaderContext, event: LeaderEvent): Partial<LeaderContext> {
+  if (event.type === 'LOG_SYNCED') return event.zxid > ctx.lastLogged ? { lastLogged: event.zxid } : NO_PROGRESS;
+  if (event.type === 'LEARNER_ACK') {
+    const prev = ctx.acks[event.sid];
+    if (prev === undefined || event.zxid <= prev) return NO_PROGRESS;
+    return { acks: { ...ctx.acks, [event.sid]: event.zxid } };
+  }
+  return NO_PROGRESS;
+}
+
 /**
  * Moves the commit point to `point` (never past what was proposed, never backwards): tells the
  * learners, delivers what is also durable here, and answers syncs that waited for it.
@@ -333,12 +349,6 @@ export const leaderMachine = setup({
       const z = (event as Ev<'LOG_SYNCED'>).zxid;
       return z > context.lastLogged ? { lastLogged: z } : {};
     }),
-    noteAck: assign(({ context, event }) => {
-      const e = event as Ev<'LEARNER_ACK'>;
-      const prev = context.acks[e.sid];
-      if (prev === undefined || e.zxid <= prev) return {};
-      return { acks: { ...context.acks, [e.sid]: e.zxid } };
-    }),
     queueSync: assign(({ context, event }) => {
       const sync: PendingSync =
         event.type === 'CLIENT_SYNC'
@@ -346,8 +356,16 @@ export const leaderMachine = setup({
           : { id: (event as Ev<'LEARNER_SYNC'>).id, sid: (event as Ev<'LEARNER_SYNC'>).sid, after: context.lastProposed };
       return { syncs: [...context.syncs, sync] };
     }),
-    /** Commit the highest zxid a quorum has durably logged, in order, and deliver it. */
-    advanceCommit: assign(({ context }) => commitUpTo(context, quorumCommitPoint(context))),
+    /**
+     * Takes the event's progress (our own LOG_SYNCED, a learner's ACK), then commits the highest zxid
+     * a quorum has durably logged, in order, and delivers it. One assign for both: each assign costs
+     * the statechart a context copy and a new snapshot, and this runs for every log write and ACK.
+     */
+    advanceCommit: assign(({ context, event }) => {
+      const progress = progressOf(context, event);
+      const ctx = progress === NO_PROGRESS ? context : { ...context, ...progress };
+      return { ...progress, ...commitUpTo(ctx, quorumCommitPoint(ctx)) };
+    }),
     ping: ({ context }) => {
       const to = forwarding(context);
       if (to.length > 0) context.io({ type: 'broadcast', to, msg: { type: 'PING', zxid: context.committed } });
@@ -470,8 +488,8 @@ export const leaderMachine = setup({
       on: {
         CLIENT_REQUESTS: PROPOSE,
         LEARNER_REQUESTS: PROPOSE,
-        LOG_SYNCED: { actions: ['noteLogged', 'advanceCommit'] },
-        LEARNER_ACK: { actions: ['noteAck', 'advanceCommit'] },
+        LOG_SYNCED: { actions: 'advanceCommit' },
+        LEARNER_ACK: { actions: 'advanceCommit' },
         LEARNER_ACKED_NEWLEADER: [
           { guard: 'wrongNewLeaderEpoch', actions: 'dropLearner' },
           { actions: ['noteNewLeaderAck', 'sendUpToDate', 'advanceCommit'] },

@@ -5,7 +5,7 @@
  */
 import { assign } from 'xstate';
 import { followerMachine } from '../../machines/follower.js';
-import { commitUpTo, leaderMachine } from '../../machines/leader.js';
+import { commitUpTo, leaderMachine, progressOf } from '../../machines/leader.js';
 import { lookingMachine } from '../../machines/looking.js';
 import { peerMachine } from '../../machines/peer.js';
 import type { PeerEvent } from '../../machines/types.js';
@@ -69,7 +69,13 @@ export function plantedMachine(bug: PlantedBug): typeof peerMachine {
       return peerMachine.provide({
         actors: {
           leader: leaderMachine.provide({
-            actions: { advanceCommit: assign(({ context }) => commitUpTo(context, context.lastLogged)) },
+            actions: {
+              advanceCommit: assign(({ context, event }) => {
+                const progress = progressOf(context, event);
+                const ctx = { ...context, ...progress };
+                return { ...progress, ...commitUpTo(ctx, ctx.lastLogged) };
+              }),
+            },
           }),
         },
       });
