@@ -153,6 +153,19 @@ interface Conn {
   draining: boolean;
   inFlight: number;
   lastHeard: number;
+  /** frames of this tick, written together (one syscall for a burst of requests) */
+  out: Buffer[];
+  outBytes: number;
+}
+
+function flushConn(c: Conn): void {
+  const out = c.out;
+  if (out.length === 0) return;
+  c.out = [];
+  const bytes = c.outBytes;
+  c.outBytes = 0;
+  if (c.socket.destroyed) return;
+  c.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, bytes));
 }
 
 export class ZabClient {
@@ -299,7 +312,9 @@ export class ZabClient {
     }
     p.sentOn = c;
     c.inFlight++;
-    c.socket.write(frame);
+    if (c.out.length === 0) process.nextTick(flushConn, c);
+    c.out.push(frame);
+    c.outBytes += frame.length;
   }
 
   private finish(p: Pending, outcome: ZabClientError | { result: unknown }, server: string | null = null): void {
@@ -355,7 +370,7 @@ export class ZabClient {
     this.next++;
     const server = formatHostPort(target);
     const socket = net.connect({ host: target.host, port: target.port });
-    const c: Conn = { socket, server, ready: false, draining: false, inFlight: 0, lastHeard: performance.now() };
+    const c: Conn = { socket, server, ready: false, draining: false, inFlight: 0, lastHeard: performance.now(), out: [], outBytes: 0 };
     this.conn = c;
     this.connectionSubject.next({ state: 'connecting', server });
     socket.setNoDelay(true);
@@ -370,9 +385,7 @@ export class ZabClient {
       this.lastConnectError = '';
       this.connectionSubject.next({ state: 'connected', server });
       const queued = [...this.pending.values()].filter((p) => p.sentOn === null).sort((a, b) => a.id - b.id);
-      socket.cork();
       for (const p of queued) this.send(c, p);
-      socket.uncork();
     });
     socket.on('data', (chunk: Buffer) => {
       c.lastHeard = performance.now();
