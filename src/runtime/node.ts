@@ -648,9 +648,9 @@ export class ZabNode implements TransportHandler {
         this.stop();
         return;
       }
-      const result = app.apply(t.zxid, env.op);
-      this.o.observer?.delivered?.(this.sid, t);
       const w = env.id ? this.waiters.get(env.id) : undefined;
+      const result = app.apply(t.zxid, env.op, w !== undefined);
+      this.o.observer?.delivered?.(this.sid, t);
       if (w) {
         this.waiters.delete(env.id);
         w.resolve({ zxid: t.zxid, result });
