@@ -4,7 +4,7 @@
  * currentEpoch, then ACK; then UPTODATE), broadcast (PROPOSAL logged then ACKed, COMMIT delivered,
  * PING answered). Any breach of the leader's protocol ends the role: the peer goes back to looking.
  */
-import { and, assign, setup } from 'xstate';
+import { and, assign, cancel, raise, setup } from 'xstate';
 import { counterOf, epochOf, formatZxid, type Zxid } from '../src/zxid.js';
 import type { QuorumMessage, ServerId, Txn } from '../src/protocol/messages.js';
 import type { QuorumSystem } from '../src/quorum/quorum-system.js';
@@ -52,12 +52,14 @@ export interface FollowerContext {
 }
 
 type QuorumEvent = Extract<PeerEvent, { type: 'QUORUM_MESSAGE' }>;
+/** PeerEvents, and LEADER_SILENT: raised by the follower itself (delayed) when the leader says nothing for the limit. */
+export type FollowerEvent = PeerEvent | { type: 'LEADER_SILENT' };
 
-function msgOf<T extends QuorumMessage['type']>(event: PeerEvent): Extract<QuorumMessage, { type: T }> {
+function msgOf<T extends QuorumMessage['type']>(event: FollowerEvent): Extract<QuorumMessage, { type: T }> {
   return (event as QuorumEvent).msg as Extract<QuorumMessage, { type: T }>;
 }
 
-function isQuorumMsg(event: PeerEvent, type: QuorumMessage['type']): boolean {
+function isQuorumMsg(event: FollowerEvent, type: QuorumMessage['type']): boolean {
   return event.type === 'QUORUM_MESSAGE' && event.msg.type === type;
 }
 
@@ -104,7 +106,7 @@ const STREAM = [
 export const followerMachine = setup({
   types: {
     context: {} as FollowerContext,
-    events: {} as PeerEvent,
+    events: {} as FollowerEvent,
     input: {} as FollowerInput,
     output: {} as FollowerOutput,
   },
@@ -223,6 +225,8 @@ export const followerMachine = setup({
       const requests = (event as Extract<PeerEvent, { type: 'CLIENT_REQUESTS' }>).requests;
       context.io({ type: 'send', to: context.leader, msg: { type: 'REQUEST', requests } });
     },
+    armSilence: raise({ type: 'LEADER_SILENT' }, { id: 'silence', delay: 'leaderSilence' }),
+    disarmSilence: cancel('silence'),
     forwardSync: ({ context, event }) => {
       const id = (event as Extract<PeerEvent, { type: 'CLIENT_SYNC' }>).id;
       context.io({ type: 'send', to: context.leader, msg: { type: 'SYNC', id } });
@@ -464,14 +468,18 @@ export const followerMachine = setup({
         liveness: {
           initial: 'watching',
           states: {
+            // A delayed LEADER_SILENT, re-armed by every message (cancel + raise: much cheaper for
+            // XState than re-entering a state with an `after` timer, and this runs per message).
             watching: {
-              after: {
-                leaderSilence: {
+              entry: 'armSilence',
+              exit: 'disarmSilence',
+              on: {
+                QUORUM_MESSAGE: { actions: ['disarmSilence', 'armSilence'] },
+                LEADER_SILENT: {
                   target: '#follower.failed',
                   actions: { type: 'fail', params: { reason: 'leader silent for too long' } },
                 },
               },
-              on: { QUORUM_MESSAGE: { target: 'watching', reenter: true } },
             },
           },
         },

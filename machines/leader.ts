@@ -109,10 +109,10 @@ function withoutLearner(ctx: LeaderContext, sid: ServerId): Partial<LeaderContex
 }
 
 /** The highest zxid that a quorum (ourselves included, by our durable log) has acked. */
-export function quorumCommitPoint(ctx: LeaderContext): Zxid {
+export function quorumCommitPoint(ctx: LeaderContext, lastLogged = ctx.lastLogged, acks = ctx.acks): Zxid {
   const acked = new Map<number, bigint>();
-  acked.set(ctx.self, ctx.lastLogged);
-  for (const key in ctx.acks) acked.set(Number(key), ctx.acks[key]!);
+  acked.set(ctx.self, lastLogged);
+  for (const key in acks) acked.set(Number(key), acks[key]!);
   return largestQuorumValue(acked, ctx.quorum) ?? ctx.committed;
 }
 
@@ -136,7 +136,7 @@ export function progressOf(ctx: LeaderContext, event: LeaderEvent): Partial<Lead
  * Moves the commit point to `point` (never past what was proposed, never backwards): tells the
  * learners, delivers what is also durable here, and answers syncs that waited for it.
  */
-export function commitUpTo(ctx: LeaderContext, point: Zxid): Partial<LeaderContext> {
+export function commitUpTo(ctx: LeaderContext, point: Zxid, lastLogged = ctx.lastLogged): Partial<LeaderContext> {
   let committed = point > ctx.lastProposed ? ctx.lastProposed : point;
   const patch: Partial<LeaderContext> = {};
   if (committed > ctx.committed) {
@@ -144,7 +144,7 @@ export function commitUpTo(ctx: LeaderContext, point: Zxid): Partial<LeaderConte
     const to = forwarding(ctx);
     if (to.length > 0) ctx.io({ type: 'broadcast', to, msg: { type: 'COMMIT', zxid: committed } });
   } else committed = ctx.committed;
-  const deliverable = committed < ctx.lastLogged ? committed : ctx.lastLogged;
+  const deliverable = committed < lastLogged ? committed : lastLogged;
   if (deliverable > ctx.delivered) {
     ctx.io({ type: 'deliver', upTo: deliverable });
     patch.delivered = deliverable;
@@ -363,8 +363,9 @@ export const leaderMachine = setup({
      */
     advanceCommit: assign(({ context, event }) => {
       const progress = progressOf(context, event);
-      const ctx = progress === NO_PROGRESS ? context : { ...context, ...progress };
-      return { ...progress, ...commitUpTo(ctx, quorumCommitPoint(ctx)) };
+      const lastLogged = progress.lastLogged ?? context.lastLogged;
+      const point = quorumCommitPoint(context, lastLogged, progress.acks ?? context.acks);
+      return { ...progress, ...commitUpTo(context, point, lastLogged) };
     }),
     ping: ({ context }) => {
       const to = forwarding(context);

@@ -23,7 +23,7 @@ export const PLANTED_BUGS = [
 export type PlantedBug = (typeof PLANTED_BUGS)[number];
 
 type Msg<T extends QuorumMessage['type']> = Extract<QuorumMessage, { type: T }>;
-function msgOf<T extends QuorumMessage['type']>(event: PeerEvent): Msg<T> {
+function msgOf<T extends QuorumMessage['type']>(event: { type: string }): Msg<T> {
   return (event as Extract<PeerEvent, { type: 'QUORUM_MESSAGE' }>).msg as Msg<T>;
 }
 
@@ -72,8 +72,8 @@ export function plantedMachine(bug: PlantedBug): typeof peerMachine {
             actions: {
               advanceCommit: assign(({ context, event }) => {
                 const progress = progressOf(context, event);
-                const ctx = { ...context, ...progress };
-                return { ...progress, ...commitUpTo(ctx, ctx.lastLogged) };
+                const lastLogged = progress.lastLogged ?? context.lastLogged;
+                return { ...progress, ...commitUpTo(context, lastLogged, lastLogged) };
               }),
             },
           }),
