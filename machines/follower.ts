@@ -4,7 +4,7 @@
  * currentEpoch, then ACK; then UPTODATE), broadcast (PROPOSAL logged then ACKed, COMMIT delivered,
  * PING answered). Any breach of the leader's protocol ends the role: the peer goes back to looking.
  */
-import { and, assign, setup } from 'xstate';
+import { and, assign, cancel, raise, setup } from 'xstate';
 import { counterOf, epochOf, formatZxid, type Zxid } from '../src/zxid.js';
 import type { QuorumMessage, ServerId, Txn } from '../src/protocol/messages.js';
 import type { QuorumSystem } from '../src/quorum/quorum-system.js';
@@ -52,12 +52,14 @@ export interface FollowerContext {
 }
 
 type QuorumEvent = Extract<PeerEvent, { type: 'QUORUM_MESSAGE' }>;
+/** PeerEvents, and LEADER_SILENT: raised by the follower itself (delayed) when the leader says nothing for the limit. */
+export type FollowerEvent = PeerEvent | { type: 'LEADER_SILENT' };
 
-function msgOf<T extends QuorumMessage['type']>(event: PeerEvent): Extract<QuorumMessage, { type: T }> {
+function msgOf<T extends QuorumMessage['type']>(event: FollowerEvent): Extract<QuorumMessage, { type: T }> {
   return (event as QuorumEvent).msg as Extract<QuorumMessage, { type: T }>;
 }
 
-function isQuorumMsg(event: PeerEvent, type: QuorumMessage['type']): boolean {
+function isQuorumMsg(event: FollowerEvent, type: QuorumMessage['type']): boolean {
   return event.type === 'QUORUM_MESSAGE' && event.msg.type === type;
 }
 
@@ -80,17 +82,31 @@ export function proposalFault(last: Zxid, txns: readonly Txn[], maxEpoch: number
   return null;
 }
 
+/**
+ * `patch` plus the delivery it makes possible: everything both committed and durable here, unless
+ * a truncation or snapshot install is still in flight.
+ */
+function deliverWith(ctx: FollowerContext, patch: Partial<FollowerContext>): Partial<FollowerContext> {
+  const committed = patch.committed ?? ctx.committed;
+  const lastLogged = patch.lastLogged ?? ctx.lastLogged;
+  const upTo = committed < lastLogged ? committed : lastLogged;
+  if (upTo <= ctx.delivered || ctx.storagePending > 0) return patch;
+  ctx.io({ type: 'deliver', upTo });
+  patch.delivered = upTo;
+  return patch;
+}
+
 /** Messages of the leader's FIFO stream that every phase after discovery accepts. */
 const STREAM = [
   { guard: and(['isProposal', 'proposalContinuesLog']), actions: ['append', 'noteReceived'] },
-  { guard: and(['isCommit', 'commitIsKnown']), actions: ['noteCommit', 'deliverReady'] },
+  { guard: and(['isCommit', 'commitIsKnown']), actions: 'noteCommitAndDeliver' },
   { guard: 'isPing', actions: 'answerPing' },
 ] as const;
 
 export const followerMachine = setup({
   types: {
     context: {} as FollowerContext,
-    events: {} as PeerEvent,
+    events: {} as FollowerEvent,
     input: {} as FollowerInput,
     output: {} as FollowerOutput,
   },
@@ -180,25 +196,22 @@ export const followerMachine = setup({
       const last = txns.length === 0 ? context.lastReceived : txns[txns.length - 1]!.zxid;
       return last > context.lastReceived ? { lastReceived: last } : {};
     }),
-    noteLogged: assign(({ context, event }) => {
+    /** LOG_SYNCED: the log is durable up to its zxid; deliver what that makes ready (one assign for both). */
+    noteLoggedAndDeliver: assign(({ context, event }) => {
       const z = (event as Extract<PeerEvent, { type: 'LOG_SYNCED' }>).zxid;
-      return z > context.lastLogged ? { lastLogged: z } : {};
+      return z > context.lastLogged ? deliverWith(context, { lastLogged: z }) : deliverWith(context, {});
     }),
-    noteCommit: assign(({ context, event }) => {
+    /** COMMIT: the leader's commit point; deliver what that makes ready (one assign for both). */
+    noteCommitAndDeliver: assign(({ context, event }) => {
       const z = msgOf<'COMMIT'>(event).zxid;
-      return z > context.committed ? { committed: z } : {};
+      return z > context.committed ? deliverWith(context, { committed: z }) : deliverWith(context, {});
     }),
     noteUpToDate: assign(({ context, event }) => {
       const z = msgOf<'UPTODATE'>(event).committed;
       return { committed: z > context.committed ? z : context.committed, synced: true };
     }),
     /** Apply what is both committed and durable here. */
-    deliverReady: assign(({ context }) => {
-      const upTo = context.committed < context.lastLogged ? context.committed : context.lastLogged;
-      if (upTo <= context.delivered || context.storagePending > 0) return {};
-      context.io({ type: 'deliver', upTo });
-      return { delivered: upTo };
-    }),
+    deliverReady: assign(({ context }) => deliverWith(context, {})),
     takeSyncTarget: assign(({ event }) => ({ syncTarget: msgOf<'NEWLEADER'>(event).zxid })),
     persistCurrentEpoch: ({ context }) => context.io({ type: 'persistCurrentEpoch', epoch: context.epoch }),
     noteCurrentEpoch: assign(({ context }) => ({ currentEpoch: context.epoch })),
@@ -212,6 +225,8 @@ export const followerMachine = setup({
       const requests = (event as Extract<PeerEvent, { type: 'CLIENT_REQUESTS' }>).requests;
       context.io({ type: 'send', to: context.leader, msg: { type: 'REQUEST', requests } });
     },
+    armSilence: raise({ type: 'LEADER_SILENT' }, { id: 'silence', delay: 'leaderSilence' }),
+    disarmSilence: cancel('silence'),
     forwardSync: ({ context, event }) => {
       const id = (event as Extract<PeerEvent, { type: 'CLIENT_SYNC' }>).id;
       context.io({ type: 'send', to: context.leader, msg: { type: 'SYNC', id } });
@@ -278,7 +293,7 @@ export const followerMachine = setup({
     CLIENT_REQUESTS: { actions: 'rejectRequests' },
     CLIENT_SYNC: { actions: 'rejectRequests' },
     // Durability news counts in every phase: it is what lets us ack and deliver.
-    LOG_SYNCED: { actions: ['noteLogged', 'deliverReady'] },
+    LOG_SYNCED: { actions: 'noteLoggedAndDeliver' },
     TRUNCATED: { actions: ['noteTruncated', 'deliverReady'] },
     SNAPSHOT_INSTALLED: { actions: ['noteSnapshotInstalled', 'deliverReady'] },
     PEER_DISCONNECTED: {
@@ -422,7 +437,7 @@ export const followerMachine = setup({
                 },
                 awaitingUpToDate: {
                   on: {
-                    LOG_SYNCED: { actions: ['noteLogged', 'ackLogged', 'deliverReady'] },
+                    LOG_SYNCED: { actions: ['ackLogged', 'noteLoggedAndDeliver'] },
                     QUORUM_MESSAGE: [
                       {
                         guard: 'isUpToDate',
@@ -439,7 +454,7 @@ export const followerMachine = setup({
             broadcast: {
               entry: { type: 'reportRole', params: { phase: 'broadcast' } },
               on: {
-                LOG_SYNCED: { actions: ['noteLogged', 'ackLogged', 'deliverReady'] },
+                LOG_SYNCED: { actions: ['ackLogged', 'noteLoggedAndDeliver'] },
                 CLIENT_REQUESTS: { actions: 'forwardRequests' },
                 CLIENT_SYNC: { actions: 'forwardSync' },
                 QUORUM_MESSAGE: [
@@ -455,14 +470,18 @@ export const followerMachine = setup({
         liveness: {
           initial: 'watching',
           states: {
+            // A delayed LEADER_SILENT, re-armed by every message (cancel + raise: much cheaper for
+            // XState than re-entering a state with an `after` timer, and this runs per message).
             watching: {
-              after: {
-                leaderSilence: {
+              entry: 'armSilence',
+              exit: 'disarmSilence',
+              on: {
+                QUORUM_MESSAGE: { actions: ['disarmSilence', 'armSilence'] },
+                LEADER_SILENT: {
                   target: '#follower.failed',
                   actions: { type: 'fail', params: { reason: 'leader silent for too long' } },
                 },
               },
-              on: { QUORUM_MESSAGE: { target: 'watching', reenter: true } },
             },
           },
         },

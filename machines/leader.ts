@@ -109,18 +109,34 @@ function withoutLearner(ctx: LeaderContext, sid: ServerId): Partial<LeaderContex
 }
 
 /** The highest zxid that a quorum (ourselves included, by our durable log) has acked. */
-export function quorumCommitPoint(ctx: LeaderContext): Zxid {
+export function quorumCommitPoint(ctx: LeaderContext, lastLogged = ctx.lastLogged, acks = ctx.acks): Zxid {
   const acked = new Map<number, bigint>();
-  acked.set(ctx.self, ctx.lastLogged);
-  for (const key in ctx.acks) acked.set(Number(key), ctx.acks[key]!);
+  acked.set(ctx.self, lastLogged);
+  for (const key in acks) acked.set(Number(key), acks[key]!);
   return largestQuorumValue(acked, ctx.quorum) ?? ctx.committed;
+}
+
+const NO_PROGRESS: Partial<LeaderContext> = Object.freeze({});
+
+/**
+ * What an event tells about durable progress: our own LOG_SYNCED moves lastLogged, the ACK of a
+ * learner that acked NEWLEADER moves its cumulative ack. Nothing for any other event (or an old zxid).
+ */
+export function progressOf(ctx: LeaderContext, event: LeaderEvent): Partial<LeaderContext> {
+  if (event.type === 'LOG_SYNCED') return event.zxid > ctx.lastLogged ? { lastLogged: event.zxid } : NO_PROGRESS;
+  if (event.type === 'LEARNER_ACK') {
+    const prev = ctx.acks[event.sid];
+    if (prev === undefined || event.zxid <= prev) return NO_PROGRESS;
+    return { acks: { ...ctx.acks, [event.sid]: event.zxid } };
+  }
+  return NO_PROGRESS;
 }
 
 /**
  * Moves the commit point to `point` (never past what was proposed, never backwards): tells the
  * learners, delivers what is also durable here, and answers syncs that waited for it.
  */
-export function commitUpTo(ctx: LeaderContext, point: Zxid): Partial<LeaderContext> {
+export function commitUpTo(ctx: LeaderContext, point: Zxid, lastLogged = ctx.lastLogged): Partial<LeaderContext> {
   let committed = point > ctx.lastProposed ? ctx.lastProposed : point;
   const patch: Partial<LeaderContext> = {};
   if (committed > ctx.committed) {
@@ -128,7 +144,7 @@ export function commitUpTo(ctx: LeaderContext, point: Zxid): Partial<LeaderConte
     const to = forwarding(ctx);
     if (to.length > 0) ctx.io({ type: 'broadcast', to, msg: { type: 'COMMIT', zxid: committed } });
   } else committed = ctx.committed;
-  const deliverable = committed < ctx.lastLogged ? committed : ctx.lastLogged;
+  const deliverable = committed < lastLogged ? committed : lastLogged;
   if (deliverable > ctx.delivered) {
     ctx.io({ type: 'deliver', upTo: deliverable });
     patch.delivered = deliverable;
@@ -143,6 +159,16 @@ export function commitUpTo(ctx: LeaderContext, point: Zxid): Partial<LeaderConte
     patch.syncs = remaining;
   }
   return patch;
+}
+
+/**
+ * The handler a learner's message goes to when all the leader would do with it is pass it on (every
+ * QUORUM_MESSAGE from a known learner but FOLLOWERINFO): the runtime may deliver it there directly,
+ * with the same outcome and one macrostep fewer. Null when the leader itself has to look at it.
+ */
+export function handlerFor(ctx: LeaderContext, event: PeerEvent): LearnerEntry['ref'] | null {
+  if (event.type !== 'QUORUM_MESSAGE' || event.msg.type === 'FOLLOWERINFO') return null;
+  return ctx.learners[event.from]?.ref ?? null;
 }
 
 /** Requests from clients here or forwarded by learners: propose them, or step down at counter exhaustion. */
@@ -323,12 +349,6 @@ export const leaderMachine = setup({
       const z = (event as Ev<'LOG_SYNCED'>).zxid;
       return z > context.lastLogged ? { lastLogged: z } : {};
     }),
-    noteAck: assign(({ context, event }) => {
-      const e = event as Ev<'LEARNER_ACK'>;
-      const prev = context.acks[e.sid];
-      if (prev === undefined || e.zxid <= prev) return {};
-      return { acks: { ...context.acks, [e.sid]: e.zxid } };
-    }),
     queueSync: assign(({ context, event }) => {
       const sync: PendingSync =
         event.type === 'CLIENT_SYNC'
@@ -336,8 +356,17 @@ export const leaderMachine = setup({
           : { id: (event as Ev<'LEARNER_SYNC'>).id, sid: (event as Ev<'LEARNER_SYNC'>).sid, after: context.lastProposed };
       return { syncs: [...context.syncs, sync] };
     }),
-    /** Commit the highest zxid a quorum has durably logged, in order, and deliver it. */
-    advanceCommit: assign(({ context }) => commitUpTo(context, quorumCommitPoint(context))),
+    /**
+     * Takes the event's progress (our own LOG_SYNCED, a learner's ACK), then commits the highest zxid
+     * a quorum has durably logged, in order, and delivers it. One assign for both: each assign costs
+     * the statechart a context copy and a new snapshot, and this runs for every log write and ACK.
+     */
+    advanceCommit: assign(({ context, event }) => {
+      const progress = progressOf(context, event);
+      const lastLogged = progress.lastLogged ?? context.lastLogged;
+      const point = quorumCommitPoint(context, lastLogged, progress.acks ?? context.acks);
+      return { ...progress, ...commitUpTo(context, point, lastLogged) };
+    }),
     ping: ({ context }) => {
       const to = forwarding(context);
       if (to.length > 0) context.io({ type: 'broadcast', to, msg: { type: 'PING', zxid: context.committed } });
@@ -460,8 +489,8 @@ export const leaderMachine = setup({
       on: {
         CLIENT_REQUESTS: PROPOSE,
         LEARNER_REQUESTS: PROPOSE,
-        LOG_SYNCED: { actions: ['noteLogged', 'advanceCommit'] },
-        LEARNER_ACK: { actions: ['noteAck', 'advanceCommit'] },
+        LOG_SYNCED: { actions: 'advanceCommit' },
+        LEARNER_ACK: { actions: 'advanceCommit' },
         LEARNER_ACKED_NEWLEADER: [
           { guard: 'wrongNewLeaderEpoch', actions: 'dropLearner' },
           { actions: ['noteNewLeaderAck', 'sendUpToDate', 'advanceCommit'] },

@@ -4,7 +4,7 @@
  * forwarded requests, and declares it lost when it stays silent past the limit. The leader keeps
  * the decisions that need the whole ensemble (epoch, sync plans, commits).
  */
-import { assign, sendParent, setup } from 'xstate';
+import { assign, cancel, raise, sendParent, setup } from 'xstate';
 import type { QuorumMessage, ServerId } from '../src/protocol/messages.js';
 import type { Zxid } from '../src/zxid.js';
 import type { Io, PeerEvent, Timing } from './types.js';
@@ -22,7 +22,9 @@ export type HandlerEvent =
   | PeerEvent
   | { type: 'NEW_EPOCH'; epoch: number }
   | { type: 'SYNC_STARTED' }
-  | { type: 'STOP'; reason: string };
+  | { type: 'STOP'; reason: string }
+  /** raised by the handler itself (delayed): the learner was silent for the limit */
+  | { type: 'LEARNER_SILENT' };
 
 /** What a handler reports to the leader. */
 export type HandlerReport =
@@ -114,6 +116,8 @@ export const learnerHandlerMachine = setup({
     })),
     reportLost: sendParent(({ context }) => ({ type: 'LEARNER_LOST', sid: context.sid, reason: context.reason })),
     disconnect: ({ context }) => context.io({ type: 'disconnect', sid: context.sid, reason: context.reason }),
+    armSilence: raise({ type: 'LEARNER_SILENT' }, { id: 'silence', delay: 'learnerSilence' }),
+    disarmSilence: cancel('silence'),
   },
   delays: {
     learnerSilence: ({ context }) =>
@@ -189,14 +193,18 @@ export const learnerHandlerMachine = setup({
         liveness: {
           initial: 'watching',
           states: {
+            // A delayed LEARNER_SILENT, re-armed by every message (cancel + raise: much cheaper for
+            // XState than re-entering a state with an `after` timer, and this runs per message).
             watching: {
-              after: {
-                learnerSilence: {
+              entry: 'armSilence',
+              exit: 'disarmSilence',
+              on: {
+                QUORUM_MESSAGE: { actions: ['disarmSilence', 'armSilence'] },
+                LEARNER_SILENT: {
                   target: '#learnerHandler.closed',
                   actions: { type: 'lose', params: { reason: 'learner silent for too long' } },
                 },
               },
-              on: { QUORUM_MESSAGE: { target: 'watching', reenter: true } },
             },
           },
         },

@@ -4,11 +4,11 @@
  * currentEpoch, last logged zxid, election round) and learns them only from durable-completion
  * events, so what it votes with is always what is on disk.
  */
-import { assign, forwardTo, setup } from 'xstate';
+import { assign, forwardTo, setup, type AnyActorRef, type SnapshotFrom } from 'xstate';
 import type { Notification, ServerId } from '../src/protocol/messages.js';
 import type { QuorumSystem } from '../src/quorum/quorum-system.js';
 import { followerMachine } from './follower.js';
-import { leaderMachine } from './leader.js';
+import { handlerFor, leaderMachine, type LeaderContext } from './leader.js';
 import { lookingMachine, type ElectionResult } from './looking.js';
 import type { Io, PeerEvent, PeerFacts, Timing } from './types.js';
 import type { Vote } from './vote.js';
@@ -50,9 +50,12 @@ function roleInput(ctx: PeerContext) {
   return { self: ctx.self, quorum: ctx.quorum, timing: ctx.timing, io: ctx.io, facts: ctx.facts };
 }
 
-/** Durable-completion events update the facts, then go on to the role. */
+/**
+ * Durable-completion events update the facts, then go on to the role. LOG_SYNCED (one per log write)
+ * only goes on: the log's end reaches the facts through QUIESCED when the role ends, before anything
+ * reads them again.
+ */
 const ROLE_EVENTS = {
-  LOG_SYNCED: { actions: ['noteLogged', 'forwardToRole'] },
   TRUNCATED: { actions: ['noteTruncated', 'forwardToRole'] },
   SNAPSHOT_INSTALLED: { actions: ['noteSnapshot', 'forwardToRole'] },
   ACCEPTED_EPOCH_PERSISTED: { actions: ['noteAcceptedEpoch', 'forwardToRole'] },
@@ -196,3 +199,26 @@ export const peerMachine = setup({
     },
   },
 });
+
+/** Events that following/leading only pass on to the role (their '*' transition), in the hot path. */
+const PASSED_ON: Partial<Record<PeerEvent['type'], true>> = { QUORUM_MESSAGE: true, LOG_SYNCED: true, CLIENT_REQUESTS: true };
+
+/**
+ * The actor an event from the runtime takes effect in. While following or leading, the peer only
+ * passes QUORUM_MESSAGE, LOG_SYNCED and CLIENT_REQUESTS on to its role, and the leader passes a known
+ * learner's messages on to that learner's handler: delivering the event there directly has the same
+ * outcome (the same transitions, in the same order) with one or two macrosteps fewer per event. Null
+ * when the peer itself has to take it (other events, looking, quiescing, the role not running).
+ */
+export function deliveryTarget(peer: SnapshotFrom<typeof peerMachine>, event: PeerEvent): AnyActorRef | null {
+  if (peer.status !== 'active' || (peer.value !== 'following' && peer.value !== 'leading')) return null;
+  if (PASSED_ON[event.type] !== true) return null;
+  const role = peer.children.role as AnyActorRef | undefined;
+  if (!role) return null;
+  const snap = role.getSnapshot() as { status: string; context: unknown };
+  if (snap.status !== 'active') return null;
+  if (peer.value === 'following') return role;
+  const handler = handlerFor(snap.context as LeaderContext, event) as AnyActorRef | null;
+  if (!handler) return role;
+  return (handler.getSnapshot() as { status: string }).status === 'active' ? handler : role;
+}

@@ -124,6 +124,7 @@ type Judged = { txn: DataTreeOpTxn } | { code: DataTreeErrorCode; path: string }
 type Scratch = Map<string, NodeView | null>;
 
 const copyBytes = (b: Uint8Array): Uint8Array => new Uint8Array(b);
+const NO_RESULT = new Uint8Array(0);
 const copyStat = (s: Stat): Stat => ({ ...s });
 
 function emptyStat(): Stat {
@@ -311,7 +312,7 @@ export class DataTree implements ReplicatedStateMachine {
 
   // ---------------------------------------------------------------- every server: apply
 
-  apply(zxid: Zxid, txn: Uint8Array): Uint8Array {
+  apply(zxid: Zxid, txn: Uint8Array, wanted = true): Uint8Array {
     const t = decodeTreeTxn(txn);
     if (zxid <= this.applied) {
       // Already folded (replay after a snapshot): change nothing.
@@ -346,7 +347,8 @@ export class DataTree implements ReplicatedStateMachine {
     }
     this.applied = zxid;
     this.pending.retireUpTo(zxid);
-    return encodeTreeResult(result);
+    // Encoding the result is a good part of applying a small write: only for a client waiting here.
+    return wanted ? encodeTreeResult(result) : NO_RESULT;
   }
 
   /** Folds one op txn. Every value comes from the txn (or the zxid), so all servers agree. */

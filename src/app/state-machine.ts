@@ -11,8 +11,12 @@ export interface ReplicatedStateMachine {
    * condition fails becomes an error txn, so every server returns the same error.
    */
   prepare(request: Uint8Array, zxid: Zxid): Uint8Array;
-  /** Folds one committed txn into the state; returns the result for the client that asked. */
-  apply(zxid: Zxid, txn: Uint8Array): Uint8Array;
+  /**
+   * Folds one committed txn into the state; returns the result for the client that asked. When
+   * `wanted` is false no client on this server waits for it (the txn came through another server,
+   * or from a replay): the state must change all the same, but the result may be left out (empty).
+   */
+  apply(zxid: Zxid, txn: Uint8Array, wanted?: boolean): Uint8Array;
   /** Forgets every prepared but unapplied txn (leadership ended, or the txns were truncated). */
   discardPending(): void;
   /** The zxid of the last applied txn (or of the restored snapshot). */

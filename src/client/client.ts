@@ -161,6 +161,19 @@ interface Conn {
   /** when the server last had nothing in flight from us (silence counts from the later of this and lastHeard) */
   busySince: number;
   silenceCheck: ReturnType<typeof setInterval> | null;
+  /** frames of this tick, written together (one syscall for a burst of requests) */
+  out: Buffer[];
+  outBytes: number;
+}
+
+function flushConn(c: Conn): void {
+  const out = c.out;
+  if (out.length === 0) return;
+  c.out = [];
+  const bytes = c.outBytes;
+  c.outBytes = 0;
+  if (c.socket.destroyed) return;
+  c.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, bytes));
 }
 
 export class ZabClient {
@@ -308,7 +321,9 @@ export class ZabClient {
     }
     p.sentOn = c;
     if (c.inFlight++ === 0) c.busySince = performance.now();
-    c.socket.write(frame);
+    if (c.out.length === 0) process.nextTick(flushConn, c);
+    c.out.push(frame);
+    c.outBytes += frame.length;
   }
 
   private finish(p: Pending, outcome: ZabClientError | { result: unknown }, server: string | null = null): void {
@@ -364,7 +379,18 @@ export class ZabClient {
     this.next++;
     const server = formatHostPort(target);
     const socket = net.connect({ host: target.host, port: target.port });
-    const c: Conn = { socket, server, ready: false, draining: false, inFlight: 0, lastHeard: performance.now(), busySince: 0, silenceCheck: null };
+    const c: Conn = {
+      socket,
+      server,
+      ready: false,
+      draining: false,
+      inFlight: 0,
+      lastHeard: performance.now(),
+      busySince: 0,
+      silenceCheck: null,
+      out: [],
+      outBytes: 0,
+    };
     this.conn = c;
     this.connectionSubject.next({ state: 'connecting', server });
     socket.setNoDelay(true);
@@ -387,9 +413,7 @@ export class ZabClient {
       }
       this.connectionSubject.next({ state: 'connected', server });
       const queued = [...this.pending.values()].filter((p) => p.sentOn === null).sort((a, b) => a.id - b.id);
-      socket.cork();
       for (const p of queued) this.send(c, p);
-      socket.uncork();
     });
     socket.on('data', (chunk: Buffer) => {
       c.lastHeard = performance.now();

@@ -11,7 +11,7 @@
  */
 import { createActor, type Actor } from 'xstate';
 import type { Logger } from 'pino';
-import { peerMachine } from '../../machines/peer.js';
+import { deliveryTarget, peerMachine } from '../../machines/peer.js';
 import type { Effect, LogHistory, PeerEvent, PeerFacts, Role, SyncPlan, Timing } from '../../machines/types.js';
 import type { ForwardedRequest, QuorumMessage, ServerId, Txn } from '../protocol/messages.js';
 import type { QuorumSystem } from '../quorum/quorum-system.js';
@@ -316,7 +316,11 @@ export class ZabNode implements TransportHandler {
   }
 
   private send(event: PeerEvent): void {
-    if (!this.stopped && this.actor) this.actor.send(event);
+    if (this.stopped || !this.actor) return;
+    // Straight to the actor that acts on it, skipping the ones that would only pass it on.
+    const target = deliveryTarget(this.actor.getSnapshot(), event);
+    if (target) target.send(event);
+    else this.actor.send(event);
   }
 
   // ---------------------------------------------------------------- effects
@@ -676,9 +680,9 @@ export class ZabNode implements TransportHandler {
         this.stop();
         return;
       }
-      const result = app.apply(t.zxid, env.op);
-      this.o.observer?.delivered?.(this.sid, t);
       const w = env.id ? this.waiters.get(env.id) : undefined;
+      const result = app.apply(t.zxid, env.op, w !== undefined);
+      this.o.observer?.delivered?.(this.sid, t);
       if (w) {
         this.waiters.delete(env.id);
         w.resolve({ zxid: t.zxid, result });

@@ -79,6 +79,8 @@ class ClientConnection {
   private head = 0;
   private closed = false;
   private paused = false;
+  private flushScheduled = false;
+  private readonly flushFn = (): void => this.flush();
   readonly remote: string;
 
   constructor(
@@ -136,19 +138,31 @@ class ClientConnection {
     p.then(
       (result) => {
         slot.response = { id: req.id, ok: true, result };
-        this.flush();
+        this.scheduleFlush();
       },
       (err: unknown) => {
         slot.response = errorResponse(req.id, err);
-        this.flush();
+        this.scheduleFlush();
       },
     );
   }
 
+  /**
+   * Responses completed together (a commit answers many requests at once) leave in one write: the
+   * flush runs once the current burst of promise callbacks is over.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(this.flushFn);
+  }
+
   /** Sends every answered response at the head of the queue, evaluating reads that reached it. */
   private flush(): void {
+    this.flushScheduled = false;
     if (this.closed) return;
-    let corked = false;
+    const out: Buffer[] = [];
+    let bytes = 0;
     while (this.head < this.queue.length) {
       const slot = this.queue[this.head]!;
       if (slot.response === null && isRead(slot.req)) {
@@ -159,15 +173,14 @@ class ClientConnection {
         }
       }
       if (slot.response === null) break;
-      if (!corked) {
-        this.socket.cork();
-        corked = true;
-      }
-      this.write(slot.response);
+      const frame = this.encode(slot.response);
+      out.push(frame);
+      bytes += frame.length;
       this.queue[this.head] = undefined as unknown as Slot;
       this.head++;
     }
-    if (corked) this.socket.uncork();
+    if (out.length === 1) this.socket.write(out[0]);
+    else if (out.length > 1) this.socket.write(Buffer.concat(out, bytes));
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;
@@ -178,14 +191,12 @@ class ClientConnection {
     }
   }
 
-  private write(resp: ClientResponse): void {
-    let frame: Buffer;
+  private encode(resp: ClientResponse): Buffer {
     try {
-      frame = encodeFrame(encodeMessage(resp), { maxFrameSize: this.o.maxFrameBytes ?? DEFAULT_CLIENT_MAX_FRAME_BYTES });
+      return encodeFrame(encodeMessage(resp), { maxFrameSize: this.o.maxFrameBytes ?? DEFAULT_CLIENT_MAX_FRAME_BYTES });
     } catch (err) {
-      frame = encodeFrame(encodeMessage(errorResponse(resp.id, new ClientOpError('Internal', `response not sendable: ${String(err)}`))));
+      return encodeFrame(encodeMessage(errorResponse(resp.id, new ClientOpError('Internal', `response not sendable: ${String(err)}`))));
     }
-    this.socket.write(frame);
   }
 
   private fail(reason: string): void {

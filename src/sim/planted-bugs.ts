@@ -5,7 +5,7 @@
  */
 import { assign } from 'xstate';
 import { followerMachine } from '../../machines/follower.js';
-import { commitUpTo, leaderMachine } from '../../machines/leader.js';
+import { commitUpTo, leaderMachine, progressOf } from '../../machines/leader.js';
 import { lookingMachine } from '../../machines/looking.js';
 import { peerMachine } from '../../machines/peer.js';
 import type { PeerEvent } from '../../machines/types.js';
@@ -23,7 +23,7 @@ export const PLANTED_BUGS = [
 export type PlantedBug = (typeof PLANTED_BUGS)[number];
 
 type Msg<T extends QuorumMessage['type']> = Extract<QuorumMessage, { type: T }>;
-function msgOf<T extends QuorumMessage['type']>(event: PeerEvent): Msg<T> {
+function msgOf<T extends QuorumMessage['type']>(event: { type: string }): Msg<T> {
   return (event as Extract<PeerEvent, { type: 'QUORUM_MESSAGE' }>).msg as Msg<T>;
 }
 
@@ -69,7 +69,13 @@ export function plantedMachine(bug: PlantedBug): typeof peerMachine {
       return peerMachine.provide({
         actors: {
           leader: leaderMachine.provide({
-            actions: { advanceCommit: assign(({ context }) => commitUpTo(context, context.lastLogged)) },
+            actions: {
+              advanceCommit: assign(({ context, event }) => {
+                const progress = progressOf(context, event);
+                const lastLogged = progress.lastLogged ?? context.lastLogged;
+                return { ...progress, ...commitUpTo(context, lastLogged, lastLogged) };
+              }),
+            },
           }),
         },
       });

@@ -5,10 +5,10 @@
  * and hands each message to the sink synchronously, in arrival order. A malformed, oversized or
  * undecodable frame closes this connection (never throws out of the socket callback).
  *
- * Out: frames written in one tick are batched and handed to the socket under cork/uncork (one
- * writev). The bytes not yet taken by the kernel (socket.writableLength) plus the batch are bounded
- * by maxQueueBytes: a peer that does not read fast enough is disconnected instead of letting the
- * queue grow without bound.
+ * Out: frames written in one tick are batched and handed to the socket as one write (copied into
+ * one buffer when small, else under cork/uncork: one writev). The bytes not yet taken by the kernel
+ * (socket.writableLength) plus the batch are bounded by maxQueueBytes: a peer that does not read
+ * fast enough is disconnected instead of letting the queue grow without bound.
  *
  * Closing: `close()` (local) flushes the batch and ends the socket gracefully; protocol errors and
  * slow peers destroy it. The sink's `closed` is called exactly once, from the socket's 'close'
@@ -26,6 +26,8 @@ import type { Channel, ConnectionStats, Direction } from './types.js';
 export type CloseCause = 'local' | 'remote' | 'protocol' | 'slow' | 'error';
 
 const KEEPALIVE_MS = 10_000;
+/** A tick's frames up to this size are copied into one buffer (cheaper than a writev of many small ones). */
+const CONCAT_MAX_BYTES = 64 * 1024;
 
 export interface ConnectionSink {
   message(conn: PeerConnection, msg: PeerMessage): void;
@@ -198,6 +200,7 @@ export class PeerConnection {
     const s = this.socket;
     if (s.destroyed || s.writableEnded) return;
     if (batch.length === 1) s.write(batch[0]);
+    else if (bytes <= CONCAT_MAX_BYTES) s.write(Buffer.concat(batch, bytes));
     else {
       s.cork();
       for (let i = 0; i < batch.length; i++) s.write(batch[i]);
