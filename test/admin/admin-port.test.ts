@@ -101,7 +101,7 @@ describe('admin port', () => {
       for (let i = 0; i < 5; i++) await client.create(`/m${i}`, 'x');
       const viaClient = await client.status();
       const viaHttp = JSON.parse((await get('/status')).body);
-      expect(viaHttp).toMatchObject({ ...viaClient, uptimeMs: expect.any(Number), connections: expect.any(Number) });
+      expect(viaHttp).toMatchObject({ ...viaClient, uptimeMs: expect.any(Number), connections: expect.any(Number), memory: expect.any(Object) });
       expect(viaHttp).toMatchObject({ serverId: 1, role: 'leading', phase: 'broadcast', znodes: 6 });
     } finally {
       await client.close();
