@@ -72,7 +72,7 @@ export function ensembleZooCfg(s: EnsembleSettings, i: number): string {
     'clusterId=zab-local',
     `snapCount=${s.snapCount}`,
     'snapRetainCount=3',
-    'finalizeWaitMs=200',
+    'finalizeWaitMs=50',
     `electionTimeoutMs=${Math.max(1000, s.tickTime * 4)}`,
     'forceSync=yes',
   ];

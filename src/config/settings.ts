@@ -60,7 +60,7 @@ export const SETTINGS: SettingsTable = {
     aliases: ['autopurge.purgeInterval'],
   },
   maxFrameBytes: { schema: integer(1024, 1024 * MiB), expected: 'an integer number of bytes from 1024 to 1 GiB', default: 16 * MiB },
-  finalizeWaitMs: { schema: integer(0, 60_000), expected: 'an integer number of milliseconds from 0 to 60000', default: 200 },
+  finalizeWaitMs: { schema: integer(0, 60_000), expected: 'an integer number of milliseconds from 0 to 60000', default: 50 },
   electionTimeoutMs: { schema: integer(1, 3_600_000), expected: 'a positive integer number of milliseconds', default: 5000 },
   forceSync: { schema: yesNo, expected: 'yes or no', default: true, format: (v) => (v ? 'yes' : 'no') },
   logSegmentBytes: { schema: integer(4096), expected: 'an integer number of bytes >= 4096', default: 64 * MiB },

@@ -64,7 +64,7 @@ server.4=zoo4.example.com:2888:3888:observer
     expect(c.clusterId).toBe('zab');
     expect(c.snapCount).toBe(100_000);
     expect(c.maxFrameBytes).toBe(16 * 1024 * 1024);
-    expect(c.finalizeWaitMs).toBe(200);
+    expect(c.finalizeWaitMs).toBe(50);
     expect(c.electionTimeoutMs).toBe(5000);
     expect(c.forceSync).toBe(true);
     expect(c.logSegmentBytes).toBe(64 * 1024 * 1024);
