@@ -74,6 +74,9 @@ export function decodeSnapshot(buf: Buffer, file: string, clusterId: string, nam
 }
 
 export class DiskSnapshotStore implements SnapshotStore {
+  /** file names already read and found valid by this store (or written by it) */
+  private readonly valid = new Set<string>();
+
   private constructor(
     readonly dir: string,
     private readonly clusterId: string,
@@ -101,6 +104,7 @@ export class DiskSnapshotStore implements SnapshotStore {
     const trailer = Buffer.allocUnsafe(4);
     trailer.writeUInt32BE(zlib.crc32(snapshot.data), 0);
     await writeFileAtomic(this.dir, snapshotName(snapshot.zxid), [header, snapshot.data, trailer], this.sync);
+    this.valid.add(snapshotName(snapshot.zxid));
     await this.prune(snapshot.zxid);
   }
 
@@ -113,11 +117,22 @@ export class DiskSnapshotStore implements SnapshotStore {
     return null;
   }
 
+  /**
+   * The valid snapshots, oldest first. A file is read and checked once per store (snapshot files never
+   * change after their rename into place); the snapshot loaded for recovery is always checked again.
+   */
   async list(): Promise<SnapshotMeta[]> {
     const metas: SnapshotMeta[] = [];
     for (const n of await this.names()) {
+      if (this.valid.has(n.name)) {
+        metas.push({ zxid: n.zxid });
+        continue;
+      }
       const snap = await this.load(n);
-      if (snap) metas.push({ zxid: snap.zxid });
+      if (snap) {
+        this.valid.add(n.name);
+        metas.push({ zxid: snap.zxid });
+      }
     }
     return metas;
   }
@@ -156,7 +171,10 @@ export class DiskSnapshotStore implements SnapshotStore {
   private async prune(saved: Zxid): Promise<void> {
     const older = (await this.names()).filter((n) => n.zxid < saved);
     const doomed = older.slice(0, Math.max(0, older.length - (this.retain - 1)));
-    for (const n of doomed) await fsp.rm(path.join(this.dir, n.name), { force: true });
+    for (const n of doomed) {
+      await fsp.rm(path.join(this.dir, n.name), { force: true });
+      this.valid.delete(n.name);
+    }
     if (doomed.length > 0 && this.sync) await fsyncDir(this.dir);
   }
 }

@@ -114,4 +114,22 @@ describe('DiskSnapshotStore', () => {
     await fsp.writeFile(file, good);
     expect((await store.loadNewest())?.zxid).toBe(Z2);
   });
+
+  it('list() reads each file once per store; a new store checks them all again', async () => {
+    const dir = await tempDir();
+    const store = await DiskSnapshotStore.open(dir, { clusterId: 'c', logger: silent });
+    await store.save({ zxid: Z1, data: bytes('one') });
+    await store.save({ zxid: Z2, data: bytes('two') });
+    expect(await store.list()).toEqual([{ zxid: Z1 }, { zxid: Z2 }]);
+    // Damage after the fact: this store already knows both files (it wrote them) and reads neither...
+    await fsp.writeFile(path.join(dir, snapshotName(Z1)), 'garbage');
+    expect(await store.list()).toEqual([{ zxid: Z1 }, { zxid: Z2 }]);
+    // ...a store opened afterwards (a restart) reads and checks them.
+    const again = await DiskSnapshotStore.open(dir, { clusterId: 'c', logger: silent });
+    expect(await again.list()).toEqual([{ zxid: Z2 }]);
+    // A file pruned away is forgotten.
+    const pruning = await DiskSnapshotStore.open(dir, { clusterId: 'c', logger: silent, retain: 1 });
+    await pruning.save({ zxid: makeZxid(2, 1), data: bytes('three') });
+    expect(await pruning.list()).toEqual([{ zxid: makeZxid(2, 1) }]);
+  });
 });
