@@ -149,7 +149,9 @@ export class LocalEnsemble {
     const base = await freeBasePort(nodes);
     const args = [CLI, 'ensemble', '--nodes', String(nodes), '--data-dir', path.join(dir, 'data'), '--base-port', String(base), '--tick-time', String(tickTime), '--keep-going'];
     if (opts.snapCount !== undefined) args.push('--snap-count', String(opts.snapCount));
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The ensemble (and its servers) stop when this process goes away, even by SIGKILL.
+    args.push('--stop-with-parent');
+    const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr!.on('data', () => undefined);

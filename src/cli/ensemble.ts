@@ -59,6 +59,8 @@ export interface EnsembleSettings {
   keepGoing?: boolean;
   /** give every server an admin port and serve the ensemble's inspector page */
   inspector?: boolean;
+  /** stop when stdin closes (the program that started us is gone) */
+  stopWithParent?: boolean;
 }
 
 /** The zoo.cfg text of server i of a local ensemble. */
@@ -112,6 +114,7 @@ export function registerEnsemble(program: Command, ctx: CliContext): void {
     .addOption(new Option('--snap-count <n>', 'snapCount of the generated zoo.cfg (txns between snapshots)').argParser(intArg('--snap-count', 2, 100_000_000)).default(100_000))
     .option('--keep-going', 'when a server dies, report it and keep the others running (to watch failover); exit 3 at the end')
     .option('--no-inspector', 'no admin ports: no inspector page, /status or /metrics over HTTP')
+    .addOption(new Option('--stop-with-parent', 'stop when stdin closes (for programs that run an ensemble)').hideHelp())
     .addHelpText(
       'after',
       `
@@ -123,7 +126,7 @@ Example:
 
 Exit codes: 0 stopped by Ctrl-C/SIGTERM; 3 a server died or could not start (the message names its log).`,
     )
-    .action(async (opts: { nodes: number; dataDir: string; basePort: number; tickTime: number; snapCount: number; keepGoing?: boolean; inspector: boolean }) => {
+    .action(async (opts: { nodes: number; dataDir: string; basePort: number; tickTime: number; snapCount: number; keepGoing?: boolean; inspector: boolean; stopWithParent?: boolean }) => {
       ctx.exitCode = await runEnsemble(ctx, { ...opts, dataDir: path.resolve(opts.dataDir) });
     });
 }
@@ -194,6 +197,19 @@ async function runEnsemble(ctx: CliContext, s: EnsembleSettings): Promise<number
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (s.stopWithParent) {
+    let noticed = false;
+    const gone = (): void => {
+      if (noticed) return;
+      noticed = true;
+      ctx.io.err('zab: parent gone (stdin closed): stopping the ensemble\n');
+      void stopAll(died ? EXIT.ERROR : EXIT.OK);
+    };
+    process.stdin.on('error', () => undefined);
+    process.stdin.once('end', gone);
+    process.stdin.once('close', gone);
+    process.stdin.resume();
+  }
 
   for (const m of members) {
     const fd = fs.openSync(m.logFile, 'a');
