@@ -20,11 +20,12 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { ZabClient, ZabClientError, type MultiOpInput } from '../client/client.js';
 import type { ServerStatus } from '../server/client-protocol.js';
 import { LocalEnsemble, statusOf } from './ensemble-bench.js';
 import { procCpuSeconds } from './load.js';
+import { positiveInt, nonNegativeInt } from './cli-args.js';
 
 const progress = (msg: string): void => {
   process.stderr.write(`[bench cost] ${msg}\n`);
@@ -734,17 +735,7 @@ export function formatCostBench(r: CostBenchResult): string {
   return lines.join('\n');
 }
 
-function positiveInt(v: string): number {
-  const x = Number(v.replace(/[_,]/g, ''));
-  if (!Number.isInteger(x) || x < 1) throw new InvalidArgumentError('expected a positive integer');
-  return x;
-}
 
-function nonNegativeInt(v: string): number {
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return x;
-}
 
 export function costBenchCommand(): Command {
   return new Command('cost')

@@ -17,9 +17,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { ZabClient } from '../client/client.js';
 import type { ServerStatus } from '../server/client-protocol.js';
+import { positiveInt, nonNegativeInt } from './cli-args.js';
 
 const HOST = '127.0.0.1';
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../cli/main.js');
@@ -434,17 +435,7 @@ export function formatEnsembleBench(r: EnsembleBenchResult): string {
   return lines.join('\n');
 }
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
 
-function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return n;
-}
 
 export function ensembleBenchCommand(): Command {
   return new Command('ensemble')

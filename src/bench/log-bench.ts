@@ -14,6 +14,7 @@ import { RECORD_HEADER_BYTES } from '../storage/disk-log-format.js';
 import { DiskTxnLog } from '../storage/disk-txn-log.js';
 import type { LogRecord } from '../storage/ports.js';
 import { makeZxid } from '../zxid.js';
+import { positiveInt } from './cli-args.js';
 
 export interface LogBenchOptions {
   dir: string;
@@ -267,11 +268,6 @@ function round(v: number, digits: number): number {
   return Math.round(v * f) / f;
 }
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
 
 function positiveNumber(v: string): number {
   const n = Number(v);
