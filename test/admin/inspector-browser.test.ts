@@ -32,6 +32,11 @@ afterAll(async () => {
 });
 
 /** The id of the server the page shows as leader: role leading, up, and its peer diagram's `leading` state highlighted. */
+/** The epoch a server's panel shows (from its `status` events, which come twice a second). */
+async function epochOnPage(page: Page, id: number): Promise<number> {
+  return Number(await page.locator(`section.srv[data-server="${id}"] dl.facts dt:text-is("epoch") + dd`).textContent());
+}
+
 async function leaderOnPage(page: Page, not?: number): Promise<{ id: number; epoch: number }> {
   const sel = `section.srv[data-up="true"][data-role="leading"]${not ? `:not([data-server="${not}"])` : ''}:has(.chart-peer g[data-state="peer.leading"].active.leaf)`;
   const panel = page.locator(sel);
@@ -77,7 +82,8 @@ describe.skipIf(!haveBrowser)('inspector page in a browser', () => {
     await page.locator(`section.srv[data-server="${first.id}"][data-up="false"][data-role="down"]`).waitFor({ timeout: 15_000 });
     const second = await leaderOnPage(page, first.id);
     expect(second.id).not.toBe(first.id);
-    expect(second.epoch).toBeGreaterThan(first.epoch);
+    // The diagrams follow transitions at once; the facts follow status events, up to 500 ms later.
+    await expect.poll(() => epochOnPage(page, second.id), { timeout: 10_000 }).toBeGreaterThan(first.epoch);
     // The new leader's log shows its own transition into leading.
     await expect
       .poll(() => page.locator(`section.srv[data-server="${second.id}"] .log li.transition`).allTextContents())
