@@ -17,6 +17,7 @@
 import net from 'node:net';
 import { Observable, Subject, catchError, EMPTY, exhaustMap, from, timer } from 'rxjs';
 import { encodeFrame, FrameDecoder } from '../codec/frame.js';
+import { writeBatch } from '../codec/write-batch.js';
 import {
   DEFAULT_CLIENT_MAX_FRAME_BYTES,
   encodeMessage,
@@ -173,7 +174,7 @@ function flushConn(c: Conn): void {
   const bytes = c.outBytes;
   c.outBytes = 0;
   if (c.socket.destroyed) return;
-  c.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, bytes));
+  writeBatch(c.socket, out, bytes);
 }
 
 export class ZabClient {

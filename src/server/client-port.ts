@@ -13,6 +13,7 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { encodeFrame, FrameDecoder } from '../codec/frame.js';
+import { writeBatch } from '../codec/write-batch.js';
 import {
   DEFAULT_CLIENT_MAX_FRAME_BYTES,
   encodeMessage,
@@ -179,8 +180,7 @@ class ClientConnection {
       this.queue[this.head] = undefined as unknown as Slot;
       this.head++;
     }
-    if (out.length === 1) this.socket.write(out[0]);
-    else if (out.length > 1) this.socket.write(Buffer.concat(out, bytes));
+    writeBatch(this.socket, out, bytes);
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { fromEvent, type Subscription } from 'rxjs';
 import { FrameDecoder } from '../codec/frame.js';
 import { decodePeerMessage } from '../codec/peer-codec.js';
+import { writeBatch } from '../codec/write-batch.js';
 import type { PeerMessage, ServerId } from '../protocol/messages.js';
 import type { Channel, ConnectionStats, Direction } from './types.js';
 
@@ -26,8 +27,6 @@ import type { Channel, ConnectionStats, Direction } from './types.js';
 export type CloseCause = 'local' | 'remote' | 'protocol' | 'slow' | 'error';
 
 const KEEPALIVE_MS = 10_000;
-/** A tick's frames up to this size are copied into one buffer (cheaper than a writev of many small ones). */
-const CONCAT_MAX_BYTES = 64 * 1024;
 
 export interface ConnectionSink {
   message(conn: PeerConnection, msg: PeerMessage): void;
@@ -199,13 +198,7 @@ export class PeerConnection {
     this.batchBytes = 0;
     const s = this.socket;
     if (s.destroyed || s.writableEnded) return;
-    if (batch.length === 1) s.write(batch[0]);
-    else if (bytes <= CONCAT_MAX_BYTES) s.write(Buffer.concat(batch, bytes));
-    else {
-      s.cork();
-      for (let i = 0; i < batch.length; i++) s.write(batch[i]);
-      s.uncork();
-    }
+    writeBatch(s, batch, bytes);
     this.bytesOut += bytes;
   }
 
