@@ -199,12 +199,12 @@ export const followerMachine = setup({
     /** LOG_SYNCED: the log is durable up to its zxid; deliver what that makes ready (one assign for both). */
     noteLoggedAndDeliver: assign(({ context, event }) => {
       const z = (event as Extract<PeerEvent, { type: 'LOG_SYNCED' }>).zxid;
-      return z > context.lastLogged ? deliverWith(context, { lastLogged: z }) : deliverWith(context, {});
+      return deliverWith(context, z > context.lastLogged ? { lastLogged: z } : {});
     }),
     /** COMMIT: the leader's commit point; deliver what that makes ready (one assign for both). */
     noteCommitAndDeliver: assign(({ context, event }) => {
       const z = msgOf<'COMMIT'>(event).zxid;
-      return z > context.committed ? deliverWith(context, { committed: z }) : deliverWith(context, {});
+      return deliverWith(context, z > context.committed ? { committed: z } : {});
     }),
     noteUpToDate: assign(({ context, event }) => {
       const z = msgOf<'UPTODATE'>(event).committed;

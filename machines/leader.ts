@@ -345,10 +345,8 @@ export const leaderMachine = setup({
               : [];
       if (ids.length > 0) context.io({ type: 'rejectRequests', ids, reason: params.reason });
     },
-    noteLogged: assign(({ context, event }) => {
-      const z = (event as Ev<'LOG_SYNCED'>).zxid;
-      return z > context.lastLogged ? { lastLogged: z } : {};
-    }),
+    /** Our own durable progress, before there is anything to commit (advanceCommit does both later). */
+    noteLogged: assign(({ context, event }) => progressOf(context, event)),
     queueSync: assign(({ context, event }) => {
       const sync: PendingSync =
         event.type === 'CLIENT_SYNC'

@@ -105,7 +105,7 @@ export class DiskTxnLog implements TxnLog {
   private failure: unknown = null;
   private closed = false;
   private readonly counters: TxnLogStats = { appendCalls: 0, flushes: 0, dataSyncs: 0, dirSyncs: 0, bytesWritten: 0 };
-  /** Called with the duration of every fdatasync of an append (metrics). */
+  /** Called with the duration of every fdatasync of a segment file (metrics). */
   onSync: ((seconds: number) => void) | null = null;
 
   private constructor(
@@ -278,12 +278,7 @@ export class DiskTxnLog implements TxnLog {
         else await writeAll(this.fd, batch, this.size);
         this.counters.flushes++;
         this.counters.bytesWritten += batch.length;
-        if (this.sync) {
-          const t0 = this.onSync ? performance.now() : 0;
-          await fdatasync(this.fd);
-          this.counters.dataSyncs++;
-          this.onSync?.((performance.now() - t0) / 1000);
-        }
+        if (this.sync) await this.dataSync(this.fd);
         this.size += batch.length;
       }
       this.last = g.records[g.records.length - 1]!.zxid;
@@ -293,6 +288,14 @@ export class DiskTxnLog implements TxnLog {
       this.logger.error({ err: e, dir: this.dir }, 'txn log: write failed; the log accepts no more writes until reopened');
       g.reject(e);
     }
+  }
+
+  /** fdatasync of a segment file: counted, and timed for `onSync`. */
+  private async dataSync(fd: number): Promise<void> {
+    const t0 = this.onSync ? performance.now() : 0;
+    await fdatasync(fd);
+    this.counters.dataSyncs++;
+    this.onSync?.((performance.now() - t0) / 1000);
   }
 
   /** Writes header + first batch under a temp name, syncs, renames, syncs the directory. */
@@ -305,12 +308,7 @@ export class DiskTxnLog implements TxnLog {
       await writeAll(fd, bytes, 0);
       this.counters.flushes++;
       this.counters.bytesWritten += bytes.length;
-      if (this.sync) {
-        const t0 = this.onSync ? performance.now() : 0;
-        await fdatasync(fd);
-        this.counters.dataSyncs++;
-        this.onSync?.((performance.now() - t0) / 1000);
-      }
+      if (this.sync) await this.dataSync(fd);
       await fsp.rename(tmp, path.join(this.dir, seg.name));
       await this.syncDir();
     } catch (e) {
@@ -346,10 +344,7 @@ export class DiskTxnLog implements TxnLog {
     const headerBytes = decodeSegmentHeader(buf, file, this.clusterId);
     const scan = scanSegment(buf, headerBytes, file, seg.first, false, zxid);
     await ftruncate(this.fd, scan.validEnd);
-    if (this.sync) {
-      await fdatasync(this.fd);
-      this.counters.dataSyncs++;
-    }
+    if (this.sync) await this.dataSync(this.fd);
     this.logger.info({ file: seg.name, offset: scan.validEnd, bytesDropped: buf.length - scan.validEnd, truncateAfter: formatZxid(zxid) }, 'txn log: truncated');
     this.size = scan.validEnd;
     this.last = scan.lastZxid;
