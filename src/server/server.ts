@@ -586,36 +586,19 @@ function roleContext(node: ZabNode): Record<string, unknown> | null {
   return ctx && typeof ctx === 'object' ? (ctx as Record<string, unknown>) : null;
 }
 
-export interface StartServerOptions {
+/** ZabServerOptions, except that the config may be a zoo.cfg path and the id may come from myid. */
+export type StartServerOptions = Omit<ZabServerOptions, 'config' | 'id'> & {
   /** a parsed config, or the path of a zoo.cfg */
   config: ZabConfig | string;
   /** server id; default: the myid file in dataDir */
   id?: number;
-  logger?: Logger;
-  clientHost?: string;
-  clientPort?: number;
-  /** the replicated application (default: a new DataTree) */
-  app?: ReplicatedStateMachine;
-  /** overrides adminPort.N (0 picks a free port; null: none) */
-  adminPort?: number | null;
-  /** also send XState inspection events to a Stately inspector at this ws:// URL */
-  statelyInspector?: string;
-}
+};
 
 /** Embedded API: loads the config if given a path, reads myid if no id, starts a server. */
 export async function startServer(options: StartServerOptions): Promise<ZabServer> {
   const config = typeof options.config === 'string' ? await loadZooCfg(options.config) : options.config;
   const id = options.id ?? (await readMyId(config.dataDir));
-  const server = new ZabServer({
-    config,
-    id,
-    ...(options.logger ? { logger: options.logger } : {}),
-    ...(options.clientHost !== undefined ? { clientHost: options.clientHost } : {}),
-    ...(options.clientPort !== undefined ? { clientPort: options.clientPort } : {}),
-    ...(options.app ? { app: options.app } : {}),
-    ...(options.adminPort !== undefined ? { adminPort: options.adminPort } : {}),
-    ...(options.statelyInspector ? { statelyInspector: options.statelyInspector } : {}),
-  });
+  const server = new ZabServer({ ...options, config, id });
   try {
     await server.start();
   } catch (err) {
