@@ -39,7 +39,8 @@ export interface AdminSource {
 export interface AdminServerOptions {
   host: string;
   port: number;
-  members: EnsembleMember[];
+  /** the servers the page shows (read per request: a server knows its own admin port only once bound) */
+  members: () => readonly EnsembleMember[];
   source?: AdminSource;
   logger: Logger;
   title?: string;
@@ -52,11 +53,6 @@ export class AdminServer {
   private readonly streams = new Set<{ end(): void }>();
 
   constructor(private readonly o: AdminServerOptions) {}
-
-  /** The ensemble the page shows (known only once this port is bound, when it was 0). */
-  setMembers(members: EnsembleMember[]): void {
-    this.o.members = members;
-  }
 
   async start(): Promise<AddressInfo> {
     const srv = http.createServer((req, res) => {
@@ -127,7 +123,7 @@ export class AdminServer {
       return;
     }
     if (path === '/ensemble') {
-      json({ self: src?.serverId ?? null, servers: this.o.members });
+      json({ self: src?.serverId ?? null, servers: this.o.members() });
       return;
     }
     const svg = /^\/statecharts\/([A-Za-z]+)\.svg$/.exec(path);
@@ -172,17 +168,19 @@ export class AdminServer {
       }
     });
     const timer = setInterval(() => send('status', src.status()), this.o.statusEveryMs ?? 500);
+    const release = (): void => {
+      clearInterval(timer);
+      sub.unsubscribe();
+    };
     const stream = {
       end: (): void => {
-        clearInterval(timer);
-        sub.unsubscribe();
+        release();
         res.end();
       },
     };
     this.streams.add(stream);
     req.on('close', () => {
-      clearInterval(timer);
-      sub.unsubscribe();
+      release();
       this.streams.delete(stream);
     });
   }

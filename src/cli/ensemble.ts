@@ -239,7 +239,7 @@ async function runEnsemble(ctx: CliContext, s: EnsembleSettings): Promise<number
     admin = new AdminServer({
       host: HOST,
       port,
-      members: members.map((m) => ({ id: m.id, admin: `http://${HOST}:${ensemblePorts(s.basePort, m.id).admin}`, client: m.client })),
+      members: () => members.map((m) => ({ id: m.id, admin: `http://${HOST}:${ensemblePorts(s.basePort, m.id).admin}`, client: m.client })),
       logger: pino({ name: 'zab-ensemble', level: 'warn' }, pino.destination(2)),
       title: `zab inspector (${members.length}-server ensemble)`,
     });

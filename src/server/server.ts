@@ -304,14 +304,13 @@ export class ZabServer {
       const admin = new AdminServer({
         host,
         port: adminPort,
-        members: [],
+        members: () => this.ensembleMembers(),
         source: { serverId: this.id, status: () => this.status(), hub: this.hub!, metrics },
         logger: logger.child({ component: 'admin' }),
         title: `zab inspector (server ${this.id})`,
       });
       this.admin = admin;
       const bound = await admin.start();
-      admin.setMembers(this.ensembleMembers(bound.port));
       logger.info({ admin: `http://${formatHostPort({ host, port: bound.port })}/` }, 'admin port: inspector page, /status, /metrics');
     }
     logger.info(
@@ -329,9 +328,9 @@ export class ZabServer {
   }
 
   /** Every server of the config with its admin URL (this one's as bound), for the inspector page. */
-  private ensembleMembers(ownAdminPort: number): EnsembleMember[] {
+  private ensembleMembers(): EnsembleMember[] {
     return this.config.servers.map((s) => {
-      const port = s.id === this.id ? ownAdminPort : s.adminPort;
+      const port = s.id === this.id ? this.admin?.address()?.port : s.adminPort;
       const client = clientAddressOf(this.config, s);
       return {
         id: s.id,
