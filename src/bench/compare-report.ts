@@ -4,11 +4,13 @@
  * test/bench/compare.test.ts.
  */
 import path from 'node:path';
+import type { LoadOp as ZabLoadOp } from './load.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { WRITER_PLACEMENTS, type FailoverRep, type FailoverSignal, type WriterPlacement } from './failover.js';
 
 export type SystemName = 'zk' | 'zab';
-export type LoadOp = 'set' | 'get' | 'create';
+/** The ops both load generators (JavaBench and `zab bench`) have. */
+export type LoadOp = Exclude<ZabLoadOp, 'mixed'>;
 
 export interface Scenario {
   label: string;

@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { statusOf, LocalEnsemble } from './ensemble-bench.js';
+import type { LoadOptions } from './load.js';
 import {
   CommanderError,
   failoverTable,
@@ -45,15 +46,8 @@ const progress = (l: string): void => {
   process.stderr.write(`[compare ${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${l}\n`);
 };
 
-interface LoadSpec {
-  op: LoadOp;
-  size: number;
-  clients: number;
-  outstanding: number;
-  seconds: number;
-  warmup: number;
-  label: string;
-}
+/** One load run, the same for both systems: `zab bench`'s options plus the scenario's label. */
+type LoadSpec = Pick<LoadOptions, 'size' | 'clients' | 'outstanding' | 'seconds' | 'warmup'> & { op: LoadOp; label: string };
 
 interface RunningSystem {
   name: SystemName;
