@@ -20,15 +20,15 @@ const ROLES = ['looking', 'following', 'leading'] as const;
 
 export class ServerMetrics {
   readonly registry = new client.Registry();
-  private readonly txnsProposed: client.Counter;
-  private readonly txnsApplied: client.Counter;
-  private readonly quorumIn: client.Counter<'type'>;
-  private readonly quorumOut: client.Counter<'type'>;
+  // The per-message and per-txn counts are plain tallies that the counters read at scrape time:
+  // prom-client's inc() (label hashing, value checks) was a measurable share of a busy server's CPU.
+  private proposedTally = 0;
+  private appliedTally = 0;
+  private readonly inByType = new Map<string, number>();
+  private readonly outByType = new Map<string, number>();
   private readonly fsyncSeconds: client.Histogram;
   private readonly elections: client.Counter;
   private readonly electionSeconds: client.Histogram;
-  private readonly inByType = new Map<string, client.Counter.Internal>();
-  private readonly outByType = new Map<string, client.Counter.Internal>();
   private lookingSince: number | null = null;
 
   constructor(source: () => MetricsSource | null, labels: { serverId: number }) {
@@ -37,10 +37,33 @@ export class ServerMetrics {
     // process_* and nodejs_* (CPU, RSS, heap, event-loop lag, GC), prefixed zab_.
     client.collectDefaultMetrics({ register: this.registry, prefix: 'zab_' });
 
-    this.txnsProposed = new client.Counter({ name: 'zab_txns_proposed_total', help: 'txns this server proposed as leader', registers });
-    this.txnsApplied = new client.Counter({ name: 'zab_txns_committed_total', help: 'committed txns applied to the state machine here', registers });
-    this.quorumIn = new client.Counter({ name: 'zab_quorum_messages_received_total', help: 'quorum-channel messages received, by type (PROPOSAL, ACK, COMMIT, ...)', labelNames: ['type'], registers });
-    this.quorumOut = new client.Counter({ name: 'zab_quorum_messages_sent_total', help: 'quorum-channel messages sent, by type (a broadcast counts once per receiver)', labelNames: ['type'], registers });
+    const tally = (name: string, help: string, value: () => number): void => {
+      new client.Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(value());
+        },
+      });
+    };
+    tally('zab_txns_proposed_total', 'txns this server proposed as leader', () => this.proposedTally);
+    tally('zab_txns_committed_total', 'committed txns applied to the state machine here', () => this.appliedTally);
+    const byType = (name: string, help: string, counts: Map<string, number>): void => {
+      new client.Counter({
+        name,
+        help,
+        labelNames: ['type'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [type, n] of counts) this.inc({ type }, n);
+        },
+      });
+    };
+    byType('zab_quorum_messages_received_total', 'quorum-channel messages received, by type (PROPOSAL, ACK, COMMIT, ...)', this.inByType);
+    byType('zab_quorum_messages_sent_total', 'quorum-channel messages sent, by type (a broadcast counts once per receiver)', this.outByType);
     this.fsyncSeconds = new client.Histogram({
       name: 'zab_log_fsync_seconds',
       help: 'fdatasync of the txn log (one per group commit)',
@@ -100,11 +123,11 @@ export class ServerMetrics {
   }
 
   proposed(txns: number): void {
-    this.txnsProposed.inc(txns);
+    this.proposedTally += txns;
   }
 
   applied(txns: number): void {
-    this.txnsApplied.inc(txns);
+    this.appliedTally += txns;
   }
 
   fsync(seconds: number): void {
@@ -125,11 +148,11 @@ export class ServerMetrics {
   }
 
   received(type: string): void {
-    counterFor(this.inByType, this.quorumIn, type).inc();
+    this.inByType.set(type, (this.inByType.get(type) ?? 0) + 1);
   }
 
   sent(type: string, n: number): void {
-    counterFor(this.outByType, this.quorumOut, type).inc(n);
+    this.outByType.set(type, (this.outByType.get(type) ?? 0) + n);
   }
 
   /** The Prometheus text exposition. */
@@ -140,15 +163,6 @@ export class ServerMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
-}
-
-function counterFor(cache: Map<string, client.Counter.Internal>, counter: client.Counter<'type'>, type: string): client.Counter.Internal {
-  let c = cache.get(type);
-  if (!c) {
-    c = counter.labels(type);
-    cache.set(type, c);
-  }
-  return c;
 }
 
 function zxidPart(hex: string, part: 'epoch' | 'counter'): number {

@@ -13,6 +13,7 @@
  * and returns the same result. Txns at or below lastApplied() are skipped (replay after a snapshot).
  */
 import { PendingOverlay } from './pending-overlay.js';
+import { decodeTreeRequest, decodeTreeTxn, encodeTreeResult, encodeTreeTxn } from './tree-codec.js';
 import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { formatZxid, type Zxid } from '../zxid.js';
@@ -97,12 +98,7 @@ export class DataTreeError extends Error {
 
 const packr = new Packr({ useRecords: false });
 
-export const encodeTreeRequest = (r: DataTreeRequest): Uint8Array => packr.pack(r);
-export const decodeTreeRequest = (b: Uint8Array): DataTreeRequest => packr.unpack(b) as DataTreeRequest;
-export const encodeTreeTxn = (t: DataTreeTxn): Uint8Array => packr.pack(t);
-export const decodeTreeTxn = (b: Uint8Array): DataTreeTxn => packr.unpack(b) as DataTreeTxn;
-export const encodeTreeResult = (r: DataTreeResult): Uint8Array => packr.pack(r);
-export const decodeTreeResult = (b: Uint8Array): DataTreeResult => packr.unpack(b) as DataTreeResult;
+export { encodeTreeRequest, decodeTreeRequest, encodeTreeTxn, decodeTreeTxn, encodeTreeResult, decodeTreeResult } from './tree-codec.js';
 
 // ---------------------------------------------------------------- internals
 
@@ -112,9 +108,8 @@ interface Znode {
   children: Set<string>;
 }
 
-/** A node as the prepared txns will leave it (no children set: numChildren in the stat is enough to judge). */
+/** A node as the prepared txns will leave it: its stat is all a request is judged by (numChildren stands for the children). */
 interface NodeView {
-  data: Uint8Array;
   stat: Stat;
 }
 
@@ -238,7 +233,7 @@ export class DataTree implements ReplicatedStateMachine {
     const p = this.pending.get(path);
     if (p) return p.value;
     const n = this.nodes.get(path);
-    return n ? { data: n.data, stat: n.stat } : null;
+    return n ? { stat: n.stat } : null;
   }
 
   /** Judges one op; on success records its effect in `scratch` and returns its txn. */
@@ -260,13 +255,12 @@ export class DataTree implements ReplicatedStateMachine {
         if (pathProblem(finalPath) !== null) return bad;
         if (this.look(finalPath, scratch)) return { code: 'NodeExists', path: finalPath };
         const parentCversion = parent.stat.cversion + 1;
-        const data = copyBytes(op.data);
+        // No copy: the txn is encoded before prepare() returns, and the overlay keeps no data.
+        const data = op.data;
         scratch.set(parentPath, {
-          data: parent.data,
           stat: { ...parent.stat, cversion: parentCversion, numChildren: parent.stat.numChildren + 1, pzxid: zxid },
         });
         scratch.set(finalPath, {
-          data,
           stat: { ...emptyStat(), czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: time, mtime: time, dataLength: data.length },
         });
         return { txn: { op: 'create', path: finalPath, data, parentCversion, time } };
@@ -282,7 +276,6 @@ export class DataTree implements ReplicatedStateMachine {
         if (!parent) return { code: 'NoNode', path }; // cannot happen: a node's parent exists
         const parentCversion = parent.stat.cversion + 1;
         scratch.set(parentPath, {
-          data: parent.data,
           stat: { ...parent.stat, cversion: parentCversion, numChildren: parent.stat.numChildren - 1, pzxid: zxid },
         });
         scratch.set(path, null);
@@ -293,9 +286,9 @@ export class DataTree implements ReplicatedStateMachine {
         const node = this.look(path, scratch);
         if (!node) return { code: 'NoNode', path };
         if (!versionMatches(op.version, node.stat.version)) return { code: 'BadVersion', path };
-        const data = copyBytes(op.data);
+        const data = op.data;
         const version = node.stat.version + 1;
-        scratch.set(path, { data, stat: { ...node.stat, version, mzxid: zxid, mtime: time, dataLength: data.length } });
+        scratch.set(path, { stat: { ...node.stat, version, mzxid: zxid, mtime: time, dataLength: data.length } });
         return { txn: { op: 'setData', path, data, version, time } };
       }
       case 'check': {
