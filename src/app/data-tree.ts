@@ -311,7 +311,8 @@ export class DataTree implements ReplicatedStateMachine {
       // Already folded (replay after a snapshot): change nothing.
       return encodeTreeResult({ ok: false, code: 'RuntimeInconsistency', path: 'path' in t ? t.path : '' });
     }
-    let result: DataTreeResult;
+    // The result (stat copies and all) is built only for a client waiting here.
+    let result: DataTreeResult | null = null;
     switch (t.op) {
       case 'error':
         result = { ok: false, code: t.code, path: t.path };
@@ -324,7 +325,10 @@ export class DataTree implements ReplicatedStateMachine {
           result = { ok: false, code: first?.code ?? 'RuntimeInconsistency', path: first?.path ?? '', results: errors };
         } else {
           const results: DataTreeOpResult[] = [];
-          for (const s of t.txns as DataTreeOpTxn[]) results.push(this.applyOp(zxid, s));
+          for (const s of t.txns as DataTreeOpTxn[]) {
+            const r = this.applyOp(zxid, s, wanted);
+            if (r) results.push(r);
+          }
           result = { ok: true, op: 'multi', results };
         }
         break;
@@ -332,20 +336,21 @@ export class DataTree implements ReplicatedStateMachine {
       case 'create':
       case 'delete':
       case 'setData':
-      case 'check':
-        result = { ok: true, ...this.applyOp(zxid, t) };
+      case 'check': {
+        const r = this.applyOp(zxid, t, wanted);
+        if (r) result = { ok: true, ...r };
         break;
+      }
       default:
         throw new Error(`unknown data tree txn: ${JSON.stringify(t)}`);
     }
     this.applied = zxid;
     this.pending.retireUpTo(zxid);
-    // Encoding the result is a good part of applying a small write: only for a client waiting here.
-    return wanted ? encodeTreeResult(result) : NO_RESULT;
+    return wanted && result ? encodeTreeResult(result) : NO_RESULT;
   }
 
-  /** Folds one op txn. Every value comes from the txn (or the zxid), so all servers agree. */
-  private applyOp(zxid: Zxid, t: DataTreeOpTxn): DataTreeOpResult {
+  /** Folds one op txn. Every value comes from the txn (or the zxid), so all servers agree. The result only when `wanted`. */
+  private applyOp(zxid: Zxid, t: DataTreeOpTxn, wanted: boolean): DataTreeOpResult | null {
     switch (t.op) {
       case 'create': {
         const parent = this.nodes.get(parentOf(t.path));
@@ -363,7 +368,7 @@ export class DataTree implements ReplicatedStateMachine {
         parent.stat.cversion = t.parentCversion;
         parent.stat.pzxid = zxid;
         parent.stat.numChildren = parent.children.size;
-        return { op: 'create', path: t.path, stat: copyStat(node.stat) };
+        return wanted ? { op: 'create', path: t.path, stat: copyStat(node.stat) } : null;
       }
       case 'delete': {
         this.deleteSubtree(t.path);
@@ -384,7 +389,7 @@ export class DataTree implements ReplicatedStateMachine {
         node.stat.mzxid = zxid;
         node.stat.mtime = t.time;
         node.stat.dataLength = node.data.length;
-        return { op: 'setData', path: t.path, stat: copyStat(node.stat) };
+        return wanted ? { op: 'setData', path: t.path, stat: copyStat(node.stat) } : null;
       }
       case 'check':
         return { op: 'check', path: t.path };
