@@ -90,7 +90,7 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-async function freeBasePort(nodes: number): Promise<number> {
+export async function freeBasePort(nodes: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 35_000);
     let ok = true;

@@ -7,9 +7,10 @@
 import { Command } from 'commander';
 import { costBenchCommand } from './cost-bench.js';
 import { ensembleBenchCommand } from './ensemble-bench.js';
+import { inprocBenchCommand } from './inproc-bench.js';
 import { logBenchCommand } from './log-bench.js';
 
-const BENCHMARKS: (() => Command)[] = [logBenchCommand, ensembleBenchCommand, costBenchCommand];
+const BENCHMARKS: (() => Command)[] = [logBenchCommand, ensembleBenchCommand, costBenchCommand, inprocBenchCommand];
 
 const program = new Command('bench').description('zab-ts benchmarks').showHelpAfterError();
 for (const make of BENCHMARKS) program.addCommand(make());
