@@ -105,7 +105,8 @@ export { encodeTreeRequest, decodeTreeRequest, encodeTreeTxn, decodeTreeTxn, enc
 interface Znode {
   data: Uint8Array;
   stat: Stat;
-  children: Set<string>;
+  /** names of the children; null until the first one (most znodes are leaves: no empty Set each) */
+  children: Set<string> | null;
 }
 
 /** A node as the prepared txns will leave it: its stat is all a request is judged by (numChildren stands for the children). */
@@ -127,7 +128,7 @@ function emptyStat(): Stat {
 }
 
 function newRoot(): Znode {
-  return { data: new Uint8Array(0), stat: emptyStat(), children: new Set() };
+  return { data: new Uint8Array(0), stat: emptyStat(), children: null };
 }
 
 const isVersion = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= -1;
@@ -169,7 +170,7 @@ export class DataTree implements ReplicatedStateMachine {
   /** The node's children (names, sorted) and stat; null when it does not exist. */
   getChildren(path: string): { children: string[]; stat: Stat } | null {
     const n = this.nodes.get(checkPath(path));
-    return n ? { children: [...n.children].sort(), stat: copyStat(n.stat) } : null;
+    return n ? { children: n.children ? [...n.children].sort() : [], stat: copyStat(n.stat) } : null;
   }
 
   /** Number of znodes, the root included. */
@@ -360,11 +361,11 @@ export class DataTree implements ReplicatedStateMachine {
         const node: Znode = {
           data,
           stat: { ...emptyStat(), czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: t.time, mtime: t.time, dataLength: data.length },
-          children: existing?.children ?? new Set(),
+          children: existing?.children ?? null,
         };
-        node.stat.numChildren = node.children.size;
+        node.stat.numChildren = node.children?.size ?? 0;
         this.nodes.set(t.path, node);
-        parent.children.add(nameOf(t.path));
+        (parent.children ??= new Set()).add(nameOf(t.path));
         parent.stat.cversion = t.parentCversion;
         parent.stat.pzxid = zxid;
         parent.stat.numChildren = parent.children.size;
@@ -374,10 +375,10 @@ export class DataTree implements ReplicatedStateMachine {
         this.deleteSubtree(t.path);
         const parent = this.nodes.get(parentOf(t.path));
         if (parent) {
-          parent.children.delete(nameOf(t.path));
+          parent.children?.delete(nameOf(t.path));
           parent.stat.cversion = t.parentCversion;
           parent.stat.pzxid = zxid;
-          parent.stat.numChildren = parent.children.size;
+          parent.stat.numChildren = parent.children?.size ?? 0;
         }
         return { op: 'delete', path: t.path };
       }
@@ -400,7 +401,7 @@ export class DataTree implements ReplicatedStateMachine {
   private deleteSubtree(path: string): void {
     const n = this.nodes.get(path);
     if (!n) return;
-    for (const c of n.children) this.deleteSubtree(path === '/' ? `/${c}` : `${path}/${c}`);
+    if (n.children) for (const c of n.children) this.deleteSubtree(path === '/' ? `/${c}` : `${path}/${c}`);
     this.nodes.delete(path);
   }
 
@@ -430,16 +431,16 @@ export class DataTree implements ReplicatedStateMachine {
     for (const [path, data, czxid, mzxid, pzxid, ctime, mtime, version, cversion] of decoded.nodes) {
       const d = copyBytes(data);
       const stat: Stat = { ...emptyStat(), czxid: BigInt(czxid), mzxid: BigInt(mzxid), pzxid: BigInt(pzxid), ctime, mtime, version, cversion, dataLength: d.length };
-      nodes.set(path, { data: d, stat, children: new Set() });
+      nodes.set(path, { data: d, stat, children: null });
     }
     if (!nodes.has('/')) throw new Error('data-tree snapshot without a root');
     for (const path of nodes.keys()) {
       if (path === '/') continue;
       const parent = nodes.get(parentOf(path));
       if (!parent) throw new Error(`data-tree snapshot: ${path} has no parent`);
-      parent.children.add(nameOf(path));
+      (parent.children ??= new Set()).add(nameOf(path));
     }
-    for (const n of nodes.values()) n.stat.numChildren = n.children.size;
+    for (const n of nodes.values()) n.stat.numChildren = n.children?.size ?? 0;
     this.nodes = nodes;
     this.applied = zxid;
     this.discardPending();
