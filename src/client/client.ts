@@ -60,6 +60,29 @@ export type {
 /** znode data: bytes, or a string sent as UTF-8 */
 export type ZnodeData = Uint8Array | string;
 
+/** how long after the first NotServing the client keeps retrying fast (elections take well under this) */
+const NOT_SERVING_FAST_RETRY_MS = 1000;
+
+/**
+ * How long to wait before the next connection attempt after `failures` failed ones in a row: none
+ * until every server was tried once, then exponential backoff by rounds over the servers. While
+ * servers answer NotServing (alive, electing or syncing; `notServingForMs` since the first such
+ * answer), and for at most a second of it, every 10-40 ms instead: the first write after a failover
+ * should not wait out a doubled backoff. `random` in [0, 1) spreads clients apart.
+ */
+export function reconnectDelayMs(
+  failures: number,
+  servers: number,
+  notServingForMs: number | null,
+  o: { backoffMinMs: number; backoffMaxMs: number },
+  random: number,
+): number {
+  if (failures < servers) return 0;
+  if (notServingForMs !== null && notServingForMs < NOT_SERVING_FAST_RETRY_MS) return Math.min(o.backoffMinMs, 10 + Math.floor(random * 30));
+  const round = Math.floor((failures - 1) / servers);
+  return Math.min(o.backoffMaxMs, o.backoffMinMs * 2 ** Math.min(round, 10));
+}
+
 const toBytes = (d: ZnodeData): Uint8Array => (typeof d === 'string' ? new TextEncoder().encode(d) : d);
 
 /** One op of a multi, as the client takes it (string data allowed, version optional: -1). */
@@ -186,6 +209,8 @@ export class ZabClient {
   private conn: Conn | null = null;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private failures = 0;
+  /** when servers began answering NotServing (ms, Date.now()); null again once a request succeeds */
+  private notServingSince: number | null = null;
   private closed = false;
   private lastConnectError = '';
   private readonly connectionSubject = new Subject<ConnectionEvent>();
@@ -445,12 +470,14 @@ export class ZabClient {
     if (p && p.sentOn === c) {
       if (resp.ok) {
         this.failures = 0;
+        this.notServingSince = null;
         this.finish(p, { result: resp.result }, c.server);
       } else {
         const code = resp.error.code as ClientErrorCode;
         if (code === 'NotServing') {
           p.sentOn = null; // never ordered: safe to send again elsewhere
           c.draining = true;
+          this.notServingSince ??= Date.now();
         } else if (code === 'ConnectionLoss') {
           c.draining = true;
           if (this.retryable(p)) p.sentOn = null;
@@ -493,9 +520,8 @@ export class ZabClient {
     if (this.closed) return;
     if (this.pending.size === 0) return; // reconnect lazily, on the next request
     this.failures++;
-    // Right away to the next server; back off once every server failed in a row.
-    const round = Math.floor((this.failures - 1) / this.servers.length);
-    const delay = this.failures < this.servers.length ? 0 : Math.min(this.o.backoffMaxMs, this.o.backoffMinMs * 2 ** Math.min(round, 10));
+    const notServingForMs = this.notServingSince === null ? null : Date.now() - this.notServingSince;
+    const delay = reconnectDelayMs(this.failures, this.servers.length, notServingForMs, this.o, Math.random());
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.ensureConnecting();
