@@ -52,13 +52,32 @@ type LoadSpec = Pick<LoadOptions, 'size' | 'clients' | 'outstanding' | 'seconds'
 interface RunningSystem {
   name: SystemName;
   nodes: number;
-  load(s: LoadSpec): Promise<{ run: Omit<ThroughputRun, 'system' | 'round' | 'nodes' | 'scenario'>; raw: Record<string, unknown> }>;
+  load(s: LoadSpec): Promise<{ run: LoadRun; raw: Record<string, unknown> }>;
   target: FailoverTarget;
   stop(): Promise<void>;
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const sum = (xs: (number | null)[]): number | null => (xs.length && xs.every((x) => x !== null) ? Math.round((xs as number[]).reduce((a, b) => a + b, 0) * 100) / 100 : null);
+
+/** One load run's figures, before the orchestrator adds which system, round, size and scenario. */
+type LoadRun = Omit<ThroughputRun, 'system' | 'round' | 'nodes' | 'scenario'>;
+type CpuFigures = Pick<ThroughputRun, 'serversCpu' | 'clientCpu' | 'systemBusy'>;
+
+/** The fields both load generators' JSON share (same names: JavaBench mirrors `zab bench`), plus each one's CPU figures. */
+function runOf(raw: Record<string, unknown>, cpu: CpuFigures): LoadRun {
+  const lat = (raw.latency_ms ?? {}) as Record<string, unknown>;
+  return {
+    placement: String(raw.placement ?? '?'),
+    opsPerSec: num(raw.ops_per_sec) ?? 0,
+    p50Ms: num(lat.p50),
+    p99Ms: num(lat.p99),
+    maxMs: num(lat.max),
+    errors: num(raw.errors) ?? 0,
+    ...cpu,
+    drainMs: num(raw.drain_ms),
+  };
+}
 
 /* ---------------- ZooKeeper ---------------- */
 
@@ -94,23 +113,8 @@ async function startZk(o: CompareOptions, nodes: number, classes: string): Promi
         (s.seconds + s.warmup) * 1000 + 180_000,
         `JavaBench ${s.label}`,
       );
-      const lat = (raw.latency_ms ?? {}) as Record<string, unknown>;
       const cpu = (raw.cpu_cores ?? {}) as Record<string, unknown>;
-      return {
-        raw,
-        run: {
-          placement: String(raw.placement ?? '?'),
-          opsPerSec: num(raw.ops_per_sec) ?? 0,
-          p50Ms: num(lat.p50),
-          p99Ms: num(lat.p99),
-          maxMs: num(lat.max),
-          errors: num(raw.errors) ?? 0,
-          serversCpu: Array.isArray(cpu.zk) ? sum(cpu.zk.map(num)) : null,
-          clientCpu: num(cpu.client),
-          systemBusy: num(cpu.system_busy),
-          drainMs: num(raw.drain_ms),
-        },
-      };
+      return { raw, run: runOf(raw, { serversCpu: Array.isArray(cpu.zk) ? sum(cpu.zk.map(num)) : null, clientCpu: num(cpu.client), systemBusy: num(cpu.system_busy) }) };
     },
     stop: () => untrackAndStop(ens),
   };
@@ -152,25 +156,10 @@ async function startZab(o: CompareOptions, nodes: number): Promise<RunningSystem
         (s.seconds + s.warmup) * 1000 + 180_000,
         `zab bench ${s.label}`,
       );
-      const lat = (raw.latency_ms ?? {}) as Record<string, unknown>;
       const servers = (Array.isArray(raw.servers) ? raw.servers : []) as Record<string, unknown>[];
       const gen = (raw.generator ?? {}) as Record<string, unknown>;
       const sys = (raw.system ?? {}) as Record<string, unknown>;
-      return {
-        raw,
-        run: {
-          placement: String(raw.placement ?? '?'),
-          opsPerSec: num(raw.ops_per_sec) ?? 0,
-          p50Ms: num(lat.p50),
-          p99Ms: num(lat.p99),
-          maxMs: num(lat.max),
-          errors: num(raw.errors) ?? 0,
-          serversCpu: servers.length ? sum(servers.map((x) => num(x.cores))) : null,
-          clientCpu: num(gen.cores),
-          systemBusy: num(sys.busy_cores),
-          drainMs: num(raw.drain_ms),
-        },
-      };
+      return { raw, run: runOf(raw, { serversCpu: servers.length ? sum(servers.map((x) => num(x.cores))) : null, clientCpu: num(gen.cores), systemBusy: num(sys.busy_cores) }) };
     },
     stop: () => untrackAndStop(ens),
   };

@@ -1,47 +1,51 @@
 /**
- * `bench inproc`: an ensemble of N servers and C clients in THIS process (one thread), over real TCP
- * on 127.0.0.1 and real disk with fsync, driven with K setData requests in flight per client. It
- * separates the cost of our code from the cost of crossing processes: CPU per write here is what the
- * servers and clients need when no process ever waits for another to be scheduled. With
- * `--count-macrosteps` it also counts the statechart macrosteps per write, by actor and event type
- * (XState's Actor.prototype._process is wrapped for the measured window).
- * Progress on stderr; a table, then one JSON line, on stdout.
+ * `bench inproc`: an ensemble of N servers in THIS process (one thread), over real TCP on 127.0.0.1
+ * and real disk with fsync, driven by `zab bench`'s own load generator (runLoad) from the same
+ * process. It separates the cost of our code from the cost of crossing processes: the process's CPU
+ * per operation is what servers and clients need when no process ever waits for another to be
+ * scheduled. With `--count-macrosteps` it also counts the statechart macrosteps per committed txn, by
+ * actor and event type (XState's Actor.prototype._process is wrapped before the servers start).
+ * Progress on stderr; a summary, then one JSON line, on stdout.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import pino from 'pino';
 import { Actor } from 'xstate';
-import { ZabClient } from '../client/client.js';
 import { parseZooCfg } from '../config/index.js';
 import { startServer, type ZabServer } from '../server/server.js';
-import { positiveInt } from './cli-args.js';
+import { counterOf, epochOf, parseZxid, type Zxid } from '../zxid.js';
+import { nonNegativeInt, positiveInt } from './cli-args.js';
 import { freeBasePort } from './ensemble-bench.js';
+import { runLoad, type LoadOp } from './load.js';
 
 export interface InprocBenchOptions {
   nodes: number;
+  op: LoadOp;
   clients: number;
   outstanding: number;
   size: number;
-  warmupOps: number;
-  ops: number;
+  seconds: number;
+  warmup: number;
   countMacrosteps: boolean;
 }
 
 export interface InprocBenchResult {
   bench: 'inproc';
   nodes: number;
+  op: LoadOp;
   clients: number;
   outstanding: number;
   size: number;
   ops: number;
-  seconds: number;
   ops_per_sec: number;
+  latency_ms: { p50: number | null; p99: number | null };
+  /** CPU of the whole process (servers, clients, every thread) per operation in the measured window */
   cpu_us_per_op: number;
-  latency_ms: { p50: number; p99: number };
-  macrosteps_per_op?: number;
+  /** txns committed while counting (warm-up and window) */
+  txns_counted?: number;
+  macrosteps_per_txn?: number;
   macrosteps?: Record<string, number>;
 }
 
@@ -50,6 +54,11 @@ const progress = (msg: string): void => {
 };
 
 type Process = (this: unknown, event: { type: string }) => unknown;
+
+const appliedOf = (servers: readonly ZabServer[]): Zxid => {
+  const leader = servers.find((s) => s.status().role === 'leading') ?? servers[0]!;
+  return parseZxid(leader.status().lastApplied);
+};
 
 export async function runInprocBench(o: InprocBenchOptions): Promise<InprocBenchResult> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'zab-inproc-'));
@@ -64,7 +73,6 @@ export async function runInprocBench(o: InprocBenchOptions): Promise<InprocBench
       ...ids.map((i) => `server.${i}=127.0.0.1:${base + 99 + i}:${base + 199 + i};127.0.0.1:${base + i - 1}`),
     ].join('\n');
   const servers: ZabServer[] = [];
-  const clients: ZabClient[] = [];
   const proto = Actor.prototype as unknown as { _process: Process };
   const original = proto._process;
   const counts = new Map<string, number>();
@@ -87,68 +95,44 @@ export async function runInprocBench(o: InprocBenchOptions): Promise<InprocBench
       servers.push(await startServer({ config: parseZooCfg(cfg(id)), id, logger: pino({ level: 'silent' }) }));
     }
     const deadline = Date.now() + 30_000;
-    while (!servers.some((s) => s.status().role === 'leading' && s.status().phase === 'broadcast') || servers.some((s) => s.status().phase !== 'broadcast')) {
+    while (servers.some((s) => s.status().phase !== 'broadcast') || !servers.some((s) => s.status().role === 'leading')) {
       if (Date.now() > deadline) throw new Error('the in-process ensemble did not elect a leader within 30 s');
       await new Promise((r) => setTimeout(r, 50));
     }
-    // Clients on followers first, as `zab bench` places them.
-    const order = [...servers].sort((a, b) => Number(a.status().role === 'leading') - Number(b.status().role === 'leading'));
-    for (let i = 0; i < o.clients; i++) {
-      const s = order[i % order.length]!;
-      clients.push(new ZabClient({ servers: s.status().clientAddress, shuffle: false }));
-    }
-    const data = new Uint8Array(o.size);
-    const paths = clients.map((_, i) => `/inproc-${i}`);
-    await Promise.all(clients.map((c, i) => c.create(paths[i]!, data)));
-    const latencies: number[] = [];
-    const load = async (n: number, record: boolean): Promise<void> => {
-      let left = n;
-      await Promise.all(
-        clients.flatMap((c, i) =>
-          Array.from({ length: o.outstanding }, async () => {
-            while (left-- > 0) {
-              const t = performance.now();
-              await c.setData(paths[i]!, data);
-              if (record) latencies.push(performance.now() - t);
-            }
-          }),
-        ),
-      );
-    };
-    progress(`warm-up: ${o.warmupOps} writes`);
-    await load(o.warmupOps, false);
+    const before = appliedOf(servers);
     counting = true;
-    progress(`measuring: ${o.ops} writes, ${o.clients} client(s) x ${o.outstanding} in flight, ${o.size} B`);
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    await load(o.ops, true);
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
+    const load = await runLoad(
+      { servers: servers.map((s) => s.status().clientAddress).join(','), local: null, tickTime: 500, op: o.op, size: o.size, clients: o.clients, outstanding: o.outstanding, seconds: o.seconds, warmup: o.warmup },
+      progress,
+    );
     counting = false;
-    latencies.sort((a, b) => a - b);
-    const pct = (p: number): number => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]! * 1000) / 1000;
+    const after = appliedOf(servers);
+    // txns of the current epoch since `before` (a fresh ensemble starts its first epoch at counter 1)
+    const txns = counterOf(after) - (epochOf(before) === epochOf(after) ? counterOf(before) : 0);
     const result: InprocBenchResult = {
       bench: 'inproc',
       nodes: o.nodes,
+      op: o.op,
       clients: o.clients,
       outstanding: o.outstanding,
       size: o.size,
-      ops: o.ops,
-      seconds: Math.round(seconds * 1000) / 1000,
-      ops_per_sec: Math.round(o.ops / seconds),
-      cpu_us_per_op: Math.round(((cpu.user + cpu.system) / o.ops) * 10) / 10,
-      latency_ms: { p50: pct(0.5), p99: pct(0.99) },
+      ops: load.ops,
+      ops_per_sec: load.ops_per_sec,
+      latency_ms: { p50: load.latency_ms.p50, p99: load.latency_ms.p99 },
+      // runLoad's "generator" is this whole process here: servers and clients together
+      cpu_us_per_op: load.ops > 0 ? Math.round((load.generator.cpu_s * 1e6) / load.ops) : 0,
     };
-    if (o.countMacrosteps) {
+    if (o.countMacrosteps && txns > 0) {
       let total = 0;
       for (const n of counts.values()) total += n;
-      result.macrosteps_per_op = Math.round((total / o.ops) * 1000) / 1000;
-      result.macrosteps = Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, Math.round((n / o.ops) * 1000) / 1000]));
+      const per = (n: number): number => Math.round((n / txns) * 1000) / 1000;
+      result.txns_counted = txns;
+      result.macrosteps_per_txn = per(total);
+      result.macrosteps = Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, per(n)]));
     }
     return result;
   } finally {
     proto._process = original;
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     await Promise.all(servers.map((s) => s.stop().catch(() => undefined)));
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -156,12 +140,12 @@ export async function runInprocBench(o: InprocBenchOptions): Promise<InprocBench
 
 function printResult(r: InprocBenchResult): void {
   const lines = [
-    `in-process ensemble: ${r.nodes} servers, ${r.clients} client(s) x ${r.outstanding} in flight, setData ${r.size} B, ${r.ops} writes`,
-    `  ${r.ops_per_sec.toLocaleString('en-US')} writes/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms`,
-    `  CPU per write (servers and clients, all threads of this process): ${r.cpu_us_per_op} us`,
+    `in-process ensemble: ${r.nodes} servers, ${r.op} ${r.size} B, ${r.clients} client(s) x ${r.outstanding} in flight`,
+    `  ${r.ops_per_sec.toLocaleString('en-US')} ops/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms`,
+    `  CPU per op (servers and clients, all threads of this process): ${r.cpu_us_per_op} us`,
   ];
   if (r.macrosteps) {
-    lines.push(`  statechart macrosteps per write: ${r.macrosteps_per_op}`);
+    lines.push(`  statechart macrosteps per committed txn (${r.txns_counted} txns): ${r.macrosteps_per_txn}`);
     for (const [k, n] of Object.entries(r.macrosteps)) lines.push(`    ${String(n).padStart(7)}  ${k}`);
   }
   process.stdout.write(lines.join('\n') + '\n' + JSON.stringify(r) + '\n');
@@ -169,15 +153,16 @@ function printResult(r: InprocBenchResult): void {
 
 export function inprocBenchCommand(): Command {
   return new Command('inproc')
-    .description('servers and clients in one process over real TCP and disk: CPU and statechart macrosteps per write, without the cost of crossing processes')
+    .description('servers and the load generator in one process over real TCP and disk: CPU and statechart macrosteps per write, without the cost of crossing processes')
     .option('--nodes <n>', 'servers', positiveInt, 3)
+    .addOption(new Option('--op <op>', 'as zab bench --op').choices(['set', 'create', 'get', 'mixed']).default('set'))
     .option('--clients <n>', 'clients, on followers first', positiveInt, 4)
-    .option('--outstanding <n>', 'setData requests in flight per client', positiveInt, 64)
-    .option('--size <bytes>', 'setData value size', positiveInt, 100)
-    .option('--warmup-ops <n>', 'writes before the measured ones (JIT warm-up)', positiveInt, 20_000)
-    .option('--ops <n>', 'measured writes', positiveInt, 40_000)
-    .option('--count-macrosteps', 'count statechart macrosteps per write, by actor and event', false)
-    .addHelpText('after', '\nExamples:\n  npm run bench -- inproc\n  npm run bench -- inproc --clients 1 --outstanding 1 --ops 3000 --warmup-ops 500 --count-macrosteps')
+    .option('--outstanding <n>', 'requests in flight per client', positiveInt, 64)
+    .option('--size <bytes>', 'value size', positiveInt, 100)
+    .option('--seconds <s>', 'measured window', positiveInt, 5)
+    .option('--warmup <s>', 'seconds of load before the window (JIT warm-up)', nonNegativeInt, 3)
+    .option('--count-macrosteps', 'count statechart macrosteps per committed txn, by actor and event', false)
+    .addHelpText('after', '\nExamples:\n  npm run bench -- inproc\n  npm run bench -- inproc --clients 1 --outstanding 1 --count-macrosteps')
     .action(async (opts: InprocBenchOptions) => {
       printResult(await runInprocBench(opts));
     });
