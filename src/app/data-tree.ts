@@ -131,7 +131,8 @@ function newRoot(): Znode {
   return { data: new Uint8Array(0), stat: emptyStat(), children: null };
 }
 
-const isVersion = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= -1;
+/** A znode data version in a request: -1 (any) or a version number. */
+export const isVersion = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= -1;
 const versionMatches = (expected: number, actual: number): boolean => expected === -1 || expected === actual;
 
 /** [path, data, czxid, mzxid, pzxid, ctime, mtime, version, cversion] */

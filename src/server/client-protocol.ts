@@ -7,7 +7,7 @@
  */
 import { Packr } from 'msgpackr';
 import { z } from 'zod';
-import type { Stat } from '../app/data-tree.js';
+import { isVersion, type Stat } from '../app/data-tree.js';
 import { formatZxid } from '../zxid.js';
 
 export const DEFAULT_CLIENT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
@@ -195,7 +195,6 @@ export function decodeMessage(bytes: Uint8Array): unknown {
 
 const isReqId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isPath = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 4096;
-const isVersion = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= -1;
 
 /**
  * The requests a busy server sees most (setData, create, getData), checked by hand: the same rules as
