@@ -4,7 +4,7 @@
  * currentEpoch, then ACK; then UPTODATE), broadcast (PROPOSAL logged then ACKed, COMMIT delivered,
  * PING answered). Any breach of the leader's protocol ends the role: the peer goes back to looking.
  */
-import { and, assign, cancel, raise, setup } from 'xstate';
+import { and, assign, setup } from 'xstate';
 import { counterOf, epochOf, formatZxid, type Zxid } from '../src/zxid.js';
 import type { QuorumMessage, ServerId, Txn } from '../src/protocol/messages.js';
 import type { QuorumSystem } from '../src/quorum/quorum-system.js';
@@ -52,8 +52,12 @@ export interface FollowerContext {
 }
 
 type QuorumEvent = Extract<PeerEvent, { type: 'QUORUM_MESSAGE' }>;
-/** PeerEvents, and LEADER_SILENT: raised by the follower itself (delayed) when the leader says nothing for the limit. */
-export type FollowerEvent = PeerEvent | { type: 'LEADER_SILENT' };
+export type FollowerEvent = PeerEvent;
+
+/** How long the leader may stay silent: initLimit until synced, then the (shorter) leader timeout. */
+export function leaderSilenceMs(ctx: FollowerContext): number {
+  return ctx.synced ? (ctx.timing.leaderTimeoutMs ?? ctx.timing.syncLimit * ctx.timing.tickTime) : ctx.timing.initLimit * ctx.timing.tickTime;
+}
 
 function msgOf<T extends QuorumMessage['type']>(event: FollowerEvent): Extract<QuorumMessage, { type: T }> {
   return (event as QuorumEvent).msg as Extract<QuorumMessage, { type: T }>;
@@ -137,6 +141,7 @@ export const followerMachine = setup({
     isPing: ({ event }) => isQuorumMsg(event, 'PING'),
     isSyncReply: ({ event }) => isQuorumMsg(event, 'SYNCREPLY'),
     fromLeaderConnection: ({ context, event }) => event.type === 'PEER_DISCONNECTED' && event.sid === context.leader,
+    leaderIsSilent: ({ context, event }) => event.type === 'PEER_SILENT' && event.sid === context.leader,
     mayRetryConnect: ({ context }) =>
       context.connectAttempts * context.timing.connectRetryMs < context.timing.initLimit * context.timing.tickTime,
   },
@@ -225,8 +230,9 @@ export const followerMachine = setup({
       const requests = (event as Extract<PeerEvent, { type: 'CLIENT_REQUESTS' }>).requests;
       context.io({ type: 'send', to: context.leader, msg: { type: 'REQUEST', requests } });
     },
-    armSilence: raise({ type: 'LEADER_SILENT' }, { id: 'silence', delay: 'leaderSilence' }),
-    disarmSilence: cancel('silence'),
+    watchLeader: ({ context, self }) =>
+      context.io({ type: 'watchSilence', sid: context.leader, ms: leaderSilenceMs(context), owner: self.id }),
+    unwatchLeader: ({ context, self }) => context.io({ type: 'unwatchSilence', sid: context.leader, owner: self.id }),
     forwardSync: ({ context, event }) => {
       const id = (event as Extract<PeerEvent, { type: 'CLIENT_SYNC' }>).id;
       context.io({ type: 'send', to: context.leader, msg: { type: 'SYNC', id } });
@@ -262,10 +268,6 @@ export const followerMachine = setup({
   delays: {
     connectRetry: ({ context }) => context.timing.connectRetryMs,
     initTimeout: ({ context }) => context.timing.initLimit * context.timing.tickTime,
-    leaderSilence: ({ context }) =>
-      context.synced
-        ? (context.timing.leaderTimeoutMs ?? context.timing.syncLimit * context.timing.tickTime)
-        : context.timing.initLimit * context.timing.tickTime,
   },
 }).createMachine({
   id: 'follower',
@@ -329,8 +331,7 @@ export const followerMachine = setup({
     },
     session: {
       type: 'parallel',
-      // protocol comes first: when a message both resets the silence timer and ends the session,
-      // XState resolves the conflict in document order, and leaving the session must win.
+      // protocol: the leader's stream, phase by phase; liveness: the leader watched for silence.
       states: {
         protocol: {
           initial: 'discovery',
@@ -442,7 +443,8 @@ export const followerMachine = setup({
                       {
                         guard: 'isUpToDate',
                         target: '#follower.session.protocol.broadcast',
-                        actions: ['noteUpToDate', 'deliverReady'],
+                        // synced: from now on the leader's silence limit is the shorter one
+                        actions: ['noteUpToDate', 'deliverReady', 'watchLeader'],
                       },
                       ...STREAM,
                       { target: '#follower.failed', actions: 'failWithEvent' },
@@ -466,18 +468,17 @@ export const followerMachine = setup({
             },
           },
         },
-        // Any message from the leader proves it alive; silence past the limit ends the role.
+        // Any message from the leader proves it alive: the runtime notes each one's arrival (watchSilence),
+        // so no timer is re-armed per message here; silence past the limit ends the role.
         liveness: {
           initial: 'watching',
           states: {
-            // A delayed LEADER_SILENT, re-armed by every message (cancel + raise: much cheaper for
-            // XState than re-entering a state with an `after` timer, and this runs per message).
             watching: {
-              entry: 'armSilence',
-              exit: 'disarmSilence',
+              entry: 'watchLeader',
+              exit: 'unwatchLeader',
               on: {
-                QUORUM_MESSAGE: { actions: ['disarmSilence', 'armSilence'] },
-                LEADER_SILENT: {
+                PEER_SILENT: {
+                  guard: 'leaderIsSilent',
                   target: '#follower.failed',
                   actions: { type: 'fail', params: { reason: 'leader silent for too long' } },
                 },

@@ -80,6 +80,13 @@ function quorumWithSelf(ctx: LeaderContext, sids: Iterable<ServerId>): boolean {
   return ctx.quorum.containsQuorum([ctx.self, ...sids]);
 }
 
+/** The learner a transport event is about (its handler takes it), or null for other events. */
+function learnerOf(event: LeaderEvent): ServerId | null {
+  if (event.type === 'QUORUM_MESSAGE') return event.from;
+  if (event.type === 'PEER_DISCONNECTED' || event.type === 'PEER_SILENT') return event.sid;
+  return null;
+}
+
 function forwarding(ctx: LeaderContext): ServerId[] {
   const to: ServerId[] = [];
   for (const key in ctx.learners) {
@@ -194,9 +201,10 @@ export const leaderMachine = setup({
   actors: { learnerHandler: learnerHandlerMachine },
   guards: {
     isFollowerInfo: ({ event }) => event.type === 'QUORUM_MESSAGE' && event.msg.type === 'FOLLOWERINFO',
-    fromKnownLearner: ({ context, event }) =>
-      (event.type === 'QUORUM_MESSAGE' || event.type === 'PEER_DISCONNECTED') &&
-      context.learners[event.type === 'QUORUM_MESSAGE' ? event.from : event.sid] !== undefined,
+    fromKnownLearner: ({ context, event }) => {
+      const sid = learnerOf(event);
+      return sid !== null && context.learners[sid] !== undefined;
+    },
     epochQuorum: ({ context }) =>
       quorumWithSelf(context, Object.keys(context.learners).map(Number)),
     epochAckQuorum: ({ context }) => quorumWithSelf(context, context.epochAckers),
@@ -237,10 +245,7 @@ export const leaderMachine = setup({
       };
     }),
     routeToHandler: sendTo(
-      ({ context, event }) => {
-        const sid = event.type === 'QUORUM_MESSAGE' ? event.from : (event as Ev<'PEER_DISCONNECTED'>).sid;
-        return context.learners[sid]!.ref;
-      },
+      ({ context, event }) => context.learners[learnerOf(event)!]!.ref,
       ({ event }) => event as PeerEvent,
     ),
     refuseStranger: ({ context, event }) => {
@@ -427,6 +432,7 @@ export const leaderMachine = setup({
       { actions: 'refuseStranger' },
     ],
     PEER_DISCONNECTED: { guard: 'fromKnownLearner', actions: 'routeToHandler' },
+    PEER_SILENT: { guard: 'fromKnownLearner', actions: 'routeToHandler' },
     LEARNER_INFO: { actions: 'noteLearnerInfo' },
     LEARNER_ACKED_EPOCH: { actions: ['noteEpochAck', 'startSyncs'] },
     LEARNER_ACKED_NEWLEADER: [

@@ -85,6 +85,14 @@ export type Effect =
   | { type: 'connect'; leader: ServerId }
   /** Close the quorum connection with a peer. */
   | { type: 'disconnect'; sid: ServerId; reason: string }
+  /**
+   * Watch a peer for silence: answered by PEER_SILENT once no quorum message came from `sid` for
+   * `ms`. Replaces any watch of `sid`; `owner` (the watching actor's id) guards the unwatch. The
+   * runtime notes each message's arrival, so a statechart need not re-arm a timer per message.
+   */
+  | { type: 'watchSilence'; sid: ServerId; ms: number; owner: string }
+  /** Stop watching `sid`, if `owner`'s watch is still the current one. */
+  | { type: 'unwatchSilence'; sid: ServerId; owner: string }
   /** Log txns (not apply them); answered by LOG_SYNCED when durable. */
   | { type: 'append'; txns: Txn[] }
   /** Durably drop every logged txn after `zxid`; answered by TRUNCATED. */
@@ -122,6 +130,8 @@ export type PeerEvent =
   | { type: 'LEADER_CONNECTED'; leader: ServerId }
   | { type: 'LEADER_CONNECT_FAILED'; leader: ServerId }
   | { type: 'PEER_DISCONNECTED'; sid: ServerId }
+  /** A watched peer (watchSilence) sent nothing on the quorum channel for the watch's limit. */
+  | { type: 'PEER_SILENT'; sid: ServerId }
   | { type: 'LOG_SYNCED'; zxid: Zxid }
   | { type: 'TRUNCATED'; zxid: Zxid }
   | { type: 'SNAPSHOT_INSTALLED'; zxid: Zxid }

@@ -12,6 +12,7 @@
 import { createActor, type Actor } from 'xstate';
 import type { Logger } from 'pino';
 import { deliveryTarget, peerMachine } from '../../machines/peer.js';
+import { SilenceWatches } from './silence-watch.js';
 import type { Effect, LogHistory, PeerEvent, PeerFacts, Role, SyncPlan, Timing } from '../../machines/types.js';
 import type { ForwardedRequest, QuorumMessage, ServerId, Txn } from '../protocol/messages.js';
 import type { QuorumSystem } from '../quorum/quorum-system.js';
@@ -133,10 +134,13 @@ export class ZabNode implements TransportHandler {
   private seq = 0;
 
   private status: NodeStatus;
+  /** peers a statechart watches for silence (watchSilence): answered by PEER_SILENT */
+  private readonly silence: SilenceWatches;
 
   constructor(options: NodeOptions) {
     this.o = options;
     this.sid = options.sid;
+    this.silence = new SilenceWatches(options.clock, (sid) => this.send({ type: 'PEER_SILENT', sid }));
     this.maxBatch = options.maxBatch ?? 1000;
     this.status = { sid: this.sid, role: 'looking', phase: 'starting', leader: null, epoch: 0, lastLogged: '0x0', lastApplied: '0x0' };
   }
@@ -222,6 +226,7 @@ export class ZabNode implements TransportHandler {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.silence.clearAll();
     this.actor?.stop();
     this.o.transport.shutdown();
     this.failAllWaiters('server stopped');
@@ -297,6 +302,7 @@ export class ZabNode implements TransportHandler {
   }
 
   onQuorum(from: ServerId, msg: QuorumMessage): void {
+    this.silence.heard(from);
     this.send({ type: 'QUORUM_MESSAGE', from, msg });
   }
 
@@ -318,8 +324,8 @@ export class ZabNode implements TransportHandler {
   private send(event: PeerEvent): void {
     if (this.stopped || !this.actor) return;
     // Straight to the actor that acts on it, skipping the ones that would only pass it on.
-    const target = deliveryTarget(this.actor.getSnapshot(), event);
-    if (target) target.send(event);
+    const to = deliveryTarget(this.actor.getSnapshot(), event);
+    if (to) to.actor.send(to.event);
     else this.actor.send(event);
   }
 
@@ -344,6 +350,12 @@ export class ZabNode implements TransportHandler {
         this.o.logger.debug({ peer: e.sid, reason: e.reason }, 'closing quorum connection');
         this.dropOutbox(e.sid);
         this.o.transport.close(e.sid, e.reason);
+        return;
+      case 'watchSilence':
+        this.silence.watch(e.sid, e.ms, e.owner);
+        return;
+      case 'unwatchSilence':
+        this.silence.unwatch(e.sid, e.owner);
         return;
       case 'append':
         this.appendTxns(e.txns);
@@ -709,6 +721,7 @@ export class ZabNode implements TransportHandler {
   // ---------------------------------------------------------------- leaving a role
 
   private quiesce(reason: string): void {
+    this.silence.clearAll();
     this.o.transport.closeAll(reason);
     for (const box of this.outboxes.values()) box.abort = true;
     this.outboxes.clear();

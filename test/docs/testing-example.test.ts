@@ -21,6 +21,8 @@ it('a follower persists a new epoch before it acks it', () => {
   h.send({ type: 'ACCEPTED_EPOCH_PERSISTED', epoch: 2 });
   expect(h.take('send').map((e) => e.msg)).toEqual([{ type: 'ACKEPOCH', currentEpoch: 1, lastZxid: makeZxid(1, 3), counted: true }]);
 
-  h.advance(DEFAULT_TIMING.initLimit * DEFAULT_TIMING.tickTime); // the leader stays silent: timers fire
+  // the runtime watches the leader for silence and reports it; the follower gives up
+  expect(h.take('watchSilence')).toMatchObject([{ sid: 1, ms: DEFAULT_TIMING.initLimit * DEFAULT_TIMING.tickTime }]);
+  h.send({ type: 'PEER_SILENT', sid: 1 });
   expect(h.actor.getSnapshot().output).toEqual({ reason: 'leader silent for too long' });
 });

@@ -85,6 +85,8 @@ describe('follower: through every phase', () => {
     h.send(PING);
     h.send(qm({ type: 'UPTODATE', committed: z(2, 2) }));
     expect(h.states()).toContain('session.protocol.broadcast');
+    // synced: the leader is watched with the shorter limit from now on
+    expect(h.take('watchSilence').map((e) => e.ms)).toEqual([T.leaderTimeoutMs ?? T.syncLimit * T.tickTime]);
     h.take();
     h.send({ type: 'LOG_SYNCED', zxid: z(2, 4) });
     h.send({ type: 'CLIENT_REQUESTS', requests: [{ id: 'c3', data: new Uint8Array() }] });
@@ -201,16 +203,17 @@ describe('follower: every way to give up', () => {
     expect(h.status()).toBe('done');
   });
 
-  it('leader silence: initLimit before UPTODATE, any message resets it', () => {
+  it("leader silence: watched for initLimit from the session's start; only the leader's PEER_SILENT ends the role", () => {
     const h = start();
     sync(h);
-    h.advance(T.initLimit * T.tickTime - 1);
-    h.send(PING);
-    h.advance(T.initLimit * T.tickTime - 1);
+    const [w] = h.take('watchSilence');
+    expect(w).toMatchObject({ sid: 1, ms: T.initLimit * T.tickTime });
+    h.send({ type: 'PEER_SILENT', sid: 3 });
     expect(h.status()).toBe('active');
-    h.advance(1);
+    h.send({ type: 'PEER_SILENT', sid: 1 });
     expect(h.status()).toBe('done');
     expect(h.actor.getSnapshot().output).toEqual({ reason: 'leader silent for too long' });
+    expect(h.take('unwatchSilence')).toEqual([{ type: 'unwatchSilence', sid: 1, owner: w!.owner }]);
   });
 });
 

@@ -84,8 +84,9 @@ describe('leader: one leadership', () => {
     h.advance(Math.floor(T.tickTime / 2));
     expect(h.take('broadcast').map((e) => e.msg.type)).toEqual(['PING']);
     h.send({ type: 'LEARNER_LOST', sid: 2, reason: 'stale report' }); // handler still active: kept
-    h.send({ type: 'PEER_DISCONNECTED', sid: 2 }); // 1 and 3 remain a quorum
+    h.send({ type: 'PEER_SILENT', sid: 2 }); // 1 and 3 remain a quorum
     expect(h.status()).toBe('active');
+    expect(h.take('disconnect')).toEqual([{ type: 'disconnect', sid: 2, reason: 'learner silent for too long' }]);
     h.send({ type: 'PEER_DISCONNECTED', sid: 3 });
     expect(h.status()).toBe('done');
     expect(h.actor.getSnapshot().output).toEqual({ reason: 'synced learners no longer form a quorum' });

@@ -2,7 +2,7 @@
  * Model-based test of `learnerHandler`. It reports to its parent (sendParent), so it runs under a
  * small host machine that invokes it, forwards every event to it and records its reports. Paths
  * are hand-written: each QUORUM_MESSAGE type in each protocol phase, STOP, the connection closing,
- * and the silence timer before and after the learner is synced.
+ * and silence (watched by the runtime) before and after the learner is synced.
  */
 import { describe, expect, it } from 'vitest';
 import { sendTo, setup } from 'xstate';
@@ -97,17 +97,19 @@ describe('learnerHandler', () => {
     expect(reports.at(-1)).toMatchObject({ type: 'LEARNER_LOST', reason: 'learner connection closed' });
   });
 
-  it('silence: initLimit before sync, syncLimit once synced; any message resets the timer', () => {
+  it('silence: watched for initLimit before sync, syncLimit once synced; only its own PEER_SILENT closes it', () => {
     const a = start();
-    a.h.advance(T.initLimit * T.tickTime - 1);
-    a.h.send(PING); // resets
-    a.h.advance(T.initLimit * T.tickTime - 1);
+    const [w] = a.h.take('watchSilence');
+    expect(w).toMatchObject({ sid: SID, ms: T.initLimit * T.tickTime });
+    a.h.send({ type: 'PEER_SILENT', sid: 3 });
     expect(a.phase()?.status).toBe('active');
-    a.h.advance(1);
+    a.h.send({ type: 'PEER_SILENT', sid: SID });
     expect(reports.at(-1)).toMatchObject({ type: 'LEARNER_LOST', reason: 'learner silent for too long' });
+    expect(a.h.take('unwatchSilence')).toEqual([{ type: 'unwatchSilence', sid: SID, owner: w!.owner }]);
     const b = start();
     toPhase(b.h, 3);
-    b.h.advance(T.syncLimit * T.tickTime);
+    expect(b.h.take('watchSilence').map((e) => e.ms)).toEqual([T.initLimit * T.tickTime, T.syncLimit * T.tickTime]);
+    b.h.send({ type: 'PEER_SILENT', sid: SID });
     expect(reports.at(-1)).toMatchObject({ type: 'LEARNER_LOST', reason: 'learner silent for too long' });
   });
 

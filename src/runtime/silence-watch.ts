@@ -1,0 +1,75 @@
+/**
+ * SilenceWatches: the runtime side of the `watchSilence` effect. A statechart says which peer to
+ * watch and for how long; this notes the arrival time of each of that peer's messages (one clock
+ * read, no timer touched) and keeps one timer per watch that fires at the earliest moment the limit
+ * could be reached, re-arming itself for the remainder when a message came in between. The peer is
+ * reported silent exactly when nothing arrived from it for the limit, and a busy channel costs no
+ * timer work per message (a statechart re-arming a delayed event per message cost about as much as
+ * the message's own handling).
+ */
+import type { ServerId } from '../protocol/messages.js';
+import type { Clock } from './ports.js';
+
+interface Watch {
+  owner: string;
+  ms: number;
+  lastHeard: number;
+  timer: unknown;
+}
+
+export class SilenceWatches {
+  private readonly watches = new Map<ServerId, Watch>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly onSilent: (sid: ServerId) => void,
+  ) {}
+
+  /** Watches `sid` for `ms` of silence from now, replacing any watch of it. */
+  watch(sid: ServerId, ms: number, owner: string): void {
+    this.clear(sid);
+    const w: Watch = { owner, ms, lastHeard: this.clock.now(), timer: null };
+    this.watches.set(sid, w);
+    w.timer = this.clock.setTimeout(() => this.check(sid, w), ms);
+  }
+
+  /** Stops watching `sid` if `owner` still holds the watch (a replaced watch's owner must not end the new one). */
+  unwatch(sid: ServerId, owner: string): void {
+    if (this.watches.get(sid)?.owner === owner) this.clear(sid);
+  }
+
+  /** A message from `sid` arrived: the hot path, so only a map lookup and a clock read. */
+  heard(sid: ServerId): void {
+    const w = this.watches.get(sid);
+    if (w) w.lastHeard = this.clock.now();
+  }
+
+  /** Stops every watch (the role ended, or the server stops). */
+  clearAll(): void {
+    for (const sid of [...this.watches.keys()]) this.clear(sid);
+  }
+
+  /** Peers being watched (tests, status). */
+  watched(): ServerId[] {
+    return [...this.watches.keys()];
+  }
+
+  private clear(sid: ServerId): void {
+    const w = this.watches.get(sid);
+    if (!w) return;
+    this.clock.clearTimeout(w.timer);
+    this.watches.delete(sid);
+  }
+
+  private check(sid: ServerId, w: Watch): void {
+    if (this.watches.get(sid) !== w) return;
+    const quiet = this.clock.now() - w.lastHeard;
+    if (quiet >= w.ms) {
+      this.watches.delete(sid);
+      this.onSilent(sid);
+      return;
+    }
+    // Heard from it meanwhile: the limit is reached at lastHeard + ms at the earliest.
+    w.timer = this.clock.setTimeout(() => this.check(sid, w), Math.max(1, Math.ceil(w.ms - quiet)));
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * SilenceWatches: a peer is reported silent exactly when nothing came from it for the watch's limit,
+ * however the messages fall; replaced and removed watches never fire; an old owner cannot remove a
+ * newer watch. Driven by a fake clock.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SilenceWatches } from '../../src/runtime/silence-watch.js';
+import type { Clock } from '../../src/runtime/ports.js';
+
+class FakeClock implements Clock {
+  t = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private next = 1;
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.next++;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimeout(h: unknown): void {
+    this.timers.delete(h as number);
+  }
+  /** Moves time to `to`, firing due timers in order. */
+  advanceTo(to: number): void {
+    for (;;) {
+      let due: [number, { at: number; fn: () => void }] | null = null;
+      for (const e of this.timers) if (e[1].at <= to && (!due || e[1].at < due[1].at)) due = e;
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].fn();
+    }
+    this.t = to;
+  }
+  pending(): number {
+    return this.timers.size;
+  }
+}
+
+function setup() {
+  const clock = new FakeClock();
+  const silent: { sid: number; at: number }[] = [];
+  const w = new SilenceWatches(clock, (sid) => silent.push({ sid, at: clock.now() }));
+  return { clock, silent, w };
+}
+
+describe('SilenceWatches', () => {
+  it('fires once, exactly when the last message is `ms` old', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5000 }), fc.array(fc.integer({ min: 0, max: 20000 }), { maxLength: 30 }), (ms, times) => {
+        const { clock, silent, w } = setup();
+        w.watch(2, ms, 'a');
+        let last = 0;
+        for (const t of [...times].sort((a, b) => a - b)) {
+          clock.advanceTo(t);
+          if (silent.length > 0) break; // silent already: later messages are not watched
+          w.heard(2);
+          last = t;
+        }
+        clock.advanceTo(30000);
+        expect(silent).toEqual([{ sid: 2, at: last + ms }]);
+        expect(w.watched()).toEqual([]);
+        expect(clock.pending()).toBe(0);
+      }),
+    );
+  });
+
+  it('messages from other peers do not count; watches are independent', () => {
+    const { clock, silent, w } = setup();
+    w.watch(2, 100, 'a');
+    w.watch(3, 150, 'b');
+    clock.advanceTo(90);
+    w.heard(3);
+    w.heard(4);
+    clock.advanceTo(1000);
+    expect(silent).toEqual([
+      { sid: 2, at: 100 },
+      { sid: 3, at: 240 },
+    ]);
+  });
+
+  it('a new watch replaces the old (new limit, from now); only the current owner can remove it', () => {
+    const { clock, silent, w } = setup();
+    w.watch(2, 100, 'old');
+    clock.advanceTo(50);
+    w.watch(2, 300, 'new');
+    w.unwatch(2, 'old'); // a replaced handler leaving: must not end the new watch
+    clock.advanceTo(200);
+    expect(silent).toEqual([]);
+    clock.advanceTo(400);
+    expect(silent).toEqual([{ sid: 2, at: 350 }]);
+    w.watch(2, 100, 'x');
+    w.unwatch(2, 'x');
+    w.watch(3, 100, 'y');
+    w.clearAll();
+    clock.advanceTo(1000);
+    expect(silent).toHaveLength(1);
+    expect(clock.pending()).toBe(0);
+  });
+});
