@@ -40,8 +40,8 @@ interface Contender {
 type RawMode = 'callback' | 'inline' | 'blocking';
 const RAW_MODES: Record<RawMode, string> = {
   callback: 'fs.write + fs.fdatasync callbacks',
-  inline: 'fs.writeSync + fs.fdatasync callback (what the log does)',
-  blocking: 'fs.writeSync + fs.fdatasyncSync',
+  inline: 'fs.writeSync + fs.fdatasync callback (what the log does for groups over 4 KiB)',
+  blocking: 'fs.writeSync + fs.fdatasyncSync (what the log does for groups up to 4 KiB)',
 };
 
 /** A bare loop of `bytes`-byte appends, each followed by fdatasync. */

@@ -138,7 +138,7 @@ describe('group commit', () => {
   });
 
   it('queues appends made while a flush is in flight into the next single flush', async () => {
-    const log = await open(await tempDir(), { fsync: true });
+    const log = await open(await tempDir(), { fsync: true, blockingSyncMaxBytes: 0 });
     await log.append(recs(1, 1));
     const before = log.stats;
     const first = recs(2, 51).map((r) => log.append([r]));
@@ -294,10 +294,49 @@ describe('truncateAfter crash points', () => {
   });
 });
 
+describe('blocking fdatasync of small groups', () => {
+  it('syncs a group up to blockingSyncMaxBytes on the calling thread, a bigger one in the thread pool', async () => {
+    const log = await open(await tempDir(), { fsync: true, blockingSyncMaxBytes: 1024 });
+    await log.append(recs(1, 1)); // creates the segment
+    const blocking = vi.spyOn(fs, 'fdatasyncSync');
+    const pooled = vi.spyOn(fs, 'fdatasync');
+    try {
+      await log.append(recs(2, 2, 100));
+      expect([blocking.mock.calls.length, pooled.mock.calls.length]).toEqual([1, 0]);
+      await log.append(recs(3, 3, 2000));
+      expect([blocking.mock.calls.length, pooled.mock.calls.length]).toEqual([1, 1]);
+    } finally {
+      blocking.mockRestore();
+      pooled.mockRestore();
+    }
+    expect((await readAll(log)).map((r) => r.zxid)).toEqual(recs(1, 3).map((r) => r.zxid));
+  });
+
+  it('refuses a negative or fractional limit', async () => {
+    await expect(open(await tempDir(), { blockingSyncMaxBytes: -1 })).rejects.toThrow(/blockingSyncMaxBytes/);
+    await expect(open(await tempDir(), { blockingSyncMaxBytes: 1.5 })).rejects.toThrow(/blockingSyncMaxBytes/);
+  });
+
+  it('a failed blocking fdatasync rejects the append and poisons the log', async () => {
+    const log = await open(await tempDir(), { fsync: true });
+    await log.append(recs(1, 1));
+    const spy = vi.spyOn(fs, 'fdatasyncSync').mockImplementationOnce(() => {
+      throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+    });
+    try {
+      await expect(log.append(recs(2, 2))).rejects.toThrow(/EIO/);
+    } finally {
+      spy.mockRestore();
+    }
+    await expect(log.append(recs(3, 3))).rejects.toThrow(StorageFailedError);
+    expect(log.lastZxid()).toBe(makeZxid(1, 1));
+  });
+});
+
 describe('failures', () => {
   it('a failed fdatasync rejects the append and poisons the log until reopened', async () => {
     const dir = await tempDir();
-    const log = await open(dir, { fsync: true });
+    const log = await open(dir, { fsync: true, blockingSyncMaxBytes: 0 });
     await log.append(recs(1, 1));
     const spy = vi.spyOn(fs, 'fdatasync').mockImplementationOnce((_fd, cb) => cb(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })));
     try {
