@@ -17,7 +17,7 @@ import { decodeTreeRequest, decodeTreeTxn, encodeTreeResult, encodeTreeTxn } fro
 import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { formatZxid, type Zxid } from '../zxid.js';
-import type { ReplicatedStateMachine } from './state-machine.js';
+import type { IncrementalSnapshot, ReplicatedStateMachine } from './state-machine.js';
 import { nameOf, parentOf, pathProblem, sequenceSuffix } from './znode-path.js';
 
 // ---------------------------------------------------------------- types
@@ -145,6 +145,8 @@ export interface DataTreeOptions {
 
 export class DataTree implements ReplicatedStateMachine {
   private nodes = new Map<string, Znode>([['/', newRoot()]]);
+  /** the snapshot being written in slices, if any: told before every change of a node */
+  private job: TreeSnapshotJob | null = null;
   private applied: Zxid = 0n;
   private readonly now: () => number;
   /** What prepared-but-unapplied txns will leave at a path (null: deleted). */
@@ -357,6 +359,10 @@ export class DataTree implements ReplicatedStateMachine {
       case 'create': {
         const parent = this.nodes.get(parentOf(t.path));
         if (!parent) throw new Error(`create ${t.path} at ${formatZxid(zxid)}: no parent (the tree diverged from the leader's)`);
+        if (this.job) {
+          this.job.beforeChange(t.path);
+          this.job.beforeChange(parentOf(t.path));
+        }
         const data = copyBytes(t.data);
         const existing = this.nodes.get(t.path);
         const node: Znode = {
@@ -374,6 +380,7 @@ export class DataTree implements ReplicatedStateMachine {
       }
       case 'delete': {
         this.deleteSubtree(t.path);
+        this.job?.beforeChange(parentOf(t.path));
         const parent = this.nodes.get(parentOf(t.path));
         if (parent) {
           parent.children?.delete(nameOf(t.path));
@@ -386,6 +393,7 @@ export class DataTree implements ReplicatedStateMachine {
       case 'setData': {
         const node = this.nodes.get(t.path);
         if (!node) throw new Error(`setData ${t.path} at ${formatZxid(zxid)}: no such node (the tree diverged from the leader's)`);
+        this.job?.beforeChange(t.path);
         node.data = copyBytes(t.data);
         node.stat.version = t.version;
         node.stat.mzxid = zxid;
@@ -403,6 +411,7 @@ export class DataTree implements ReplicatedStateMachine {
     const n = this.nodes.get(path);
     if (!n) return;
     if (n.children) for (const c of n.children) this.deleteSubtree(path === '/' ? `/${c}` : `${path}/${c}`);
+    this.job?.beforeChange(path);
     this.nodes.delete(path);
   }
 
@@ -418,16 +427,30 @@ export class DataTree implements ReplicatedStateMachine {
 
   /** Every node as a row, sorted by path: equal trees give equal bytes. Children and numChildren are rebuilt on restore. */
   snapshot(): Uint8Array {
-    const rows: SnapshotRow[] = this.sortedPaths().map((p) => {
-      const { data, stat: s } = this.nodes.get(p)!;
-      return [p, data, s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime, s.version, s.cversion];
+    const rows: SnapshotRow[] = this.sortedPaths().map((p) => rowOf(p, this.nodes.get(p)!));
+    return packr.pack({ format: SNAPSHOT_FORMAT, nodes: rows });
+  }
+
+  /**
+   * A snapshot at lastApplied(), written in slices while txns keep being applied: a node's row is
+   * taken from the live tree unless the node changed since the snapshot began, in which case the
+   * copy saved just before its first change is used (copy on write, only for nodes that change).
+   * Rows come in the tree's insertion order, not sorted (restore does not depend on the order), so
+   * the bytes may differ from snapshot()'s for the same tree; restoring either gives the same tree.
+   */
+  beginSnapshot(): IncrementalSnapshot {
+    this.job?.cancel();
+    const job = new TreeSnapshotJob(this.applied, [...this.nodes.keys()], this.nodes, () => {
+      if (this.job === job) this.job = null;
     });
-    return packr.pack({ format: 'data-tree/1', nodes: rows });
+    this.job = job;
+    return job;
   }
 
   restore(snapshot: Uint8Array, zxid: Zxid): void {
+    this.job?.cancel();
     const decoded = packr.unpack(snapshot) as { format?: unknown; nodes?: SnapshotRow[] };
-    if (decoded?.format !== 'data-tree/1' || !Array.isArray(decoded.nodes)) throw new Error('not a data-tree snapshot');
+    if (decoded?.format !== SNAPSHOT_FORMAT || !Array.isArray(decoded.nodes)) throw new Error('not a data-tree snapshot');
     const nodes = new Map<string, Znode>();
     for (const [path, data, czxid, mzxid, pzxid, ctime, mtime, version, cversion] of decoded.nodes) {
       const d = copyBytes(data);
@@ -462,6 +485,84 @@ export class DataTree implements ReplicatedStateMachine {
 
   private sortedPaths(): string[] {
     return [...this.nodes.keys()].sort();
+  }
+}
+
+const SNAPSHOT_FORMAT = 'data-tree/1';
+
+function rowOf(path: string, n: Znode): SnapshotRow {
+  const s = n.stat;
+  return [path, n.data, s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime, s.version, s.cversion];
+}
+
+/** Rows per check of the clock while stepping. */
+const ROWS_PER_CHECK = 256;
+
+/**
+ * One incremental snapshot of a DataTree. The bytes are the same MessagePack document snapshot()
+ * writes ({ format, nodes: [row...] }), built as a prefix with the row count and then the rows, each
+ * packed on its own (a MessagePack array is its header followed by its elements).
+ */
+class TreeSnapshotJob implements IncrementalSnapshot {
+  /** rows as they were when the snapshot began, for nodes that changed since (copy on write) */
+  private readonly saved = new Map<string, SnapshotRow>();
+  private readonly chunks: Uint8Array[] = [];
+  private next = 0;
+  private done = false;
+  private cancelled = false;
+
+  constructor(
+    readonly zxid: Zxid,
+    private readonly paths: string[],
+    private readonly nodes: Map<string, Znode>,
+    private readonly onEnd: () => void,
+  ) {
+    const header = Buffer.alloc(5);
+    header[0] = 0xdd; // array 32
+    header.writeUInt32BE(paths.length, 1);
+    this.chunks.push(Uint8Array.of(0x82), packr.pack('format'), packr.pack(SNAPSHOT_FORMAT), packr.pack('nodes'), header);
+  }
+
+  /** Called before a node is changed, created or deleted while the snapshot is being written. */
+  beforeChange(path: string): void {
+    if (this.saved.has(path)) return;
+    const n = this.nodes.get(path);
+    // A node absent now did not exist when the snapshot began (its deletion would have saved it).
+    if (n) this.saved.set(path, rowOf(path, n));
+  }
+
+  step(budgetMs: number): boolean {
+    if (this.cancelled) throw new Error('snapshot cancelled');
+    const end = performance.now() + budgetMs;
+    const { paths, nodes, saved } = this;
+    while (this.next < paths.length) {
+      const stop = Math.min(paths.length, this.next + ROWS_PER_CHECK);
+      for (; this.next < stop; this.next++) {
+        const p = paths[this.next]!;
+        const row = saved.get(p) ?? rowOf(p, nodes.get(p)!);
+        this.chunks.push(packr.pack(row));
+      }
+      if (performance.now() >= end) break;
+    }
+    if (this.next >= paths.length && !this.done) {
+      this.done = true;
+      this.saved.clear();
+      this.onEnd();
+    }
+    return this.done;
+  }
+
+  bytes(): Uint8Array {
+    if (!this.done) throw new Error('snapshot not finished: call step() until it returns true');
+    return Buffer.concat(this.chunks);
+  }
+
+  cancel(): void {
+    if (this.done || this.cancelled) return;
+    this.cancelled = true;
+    this.saved.clear();
+    this.chunks.length = 0;
+    this.onEnd();
   }
 }
 

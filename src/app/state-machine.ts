@@ -23,7 +23,25 @@ export interface ReplicatedStateMachine {
   lastApplied(): Zxid;
   /** Serialises the applied state; restore(snapshot()) reproduces it exactly. */
   snapshot(): Uint8Array;
+  /**
+   * Optional: starts a snapshot of the state as it is now that is written piece by piece while txns
+   * keep being applied (copy on write keeps what it has not written yet as it was). A big state then
+   * never stalls the event loop for the whole serialisation. Apps without it get snapshot().
+   */
+  beginSnapshot?(): IncrementalSnapshot;
   restore(snapshot: Uint8Array, zxid: Zxid): void;
   /** A digest of the applied state, for cross-server comparison in tests. */
   digest(): string;
+}
+
+/** A snapshot being written in slices (ReplicatedStateMachine.beginSnapshot). */
+export interface IncrementalSnapshot {
+  /** the zxid the snapshot is at: lastApplied() when it began */
+  readonly zxid: Zxid;
+  /** Serialises more, for about `budgetMs` of CPU; true once everything is written. */
+  step(budgetMs: number): boolean;
+  /** The snapshot, once step() returned true: restore() of it gives the state at `zxid`. */
+  bytes(): Uint8Array;
+  /** Abandons the snapshot (its copies are dropped). */
+  cancel(): void;
 }
