@@ -143,12 +143,21 @@ export interface SegmentScan {
   validEnd: number;
   /** Set when a torn tail follows validEnd (only when allowed). */
   torn?: { reason: string };
+  /** Set when only zeros follow validEnd: space preallocated for records that never came (not damage). */
+  padding?: true;
+}
+
+/** True when every byte of `buf` from `from` on is zero. */
+function zeroFrom(buf: Buffer, from: number): boolean {
+  for (let o = from; o < buf.length; o++) if (buf[o] !== 0) return false;
+  return true;
 }
 
 /**
  * Scans a whole segment held in `buf`. Every record must be intact and increasing, and the first must
  * carry the zxid in the file name. With `allowTornTail` (the last segment), a damaged or partial
- * stretch at the end with no valid record after it is reported as torn instead of thrown.
+ * stretch at the end with no valid record after it is reported as torn instead of thrown, and zeros
+ * to the end of the file as padding (preallocated space).
  * `stopAfter` ends the scan after the last record <= it (for truncation).
  */
 export function scanSegment(
@@ -177,6 +186,9 @@ export function scanSegment(
       off = c.next;
       continue;
     }
+    // At least a record header's worth of zeros to the end: the preallocated part of the last segment
+    // (a crash before the log cut it back), or a write that never reached the disk. Cut off all the same.
+    if (allowTornTail && buf.length - off >= RECORD_HEADER_BYTES && zeroFrom(buf, off)) return { count, lastZxid: prev, validEnd: off, padding: true };
     const reason = c.kind === 'short' ? `partial record (${buf.length - off} of ${c.need} bytes)` : c.reason;
     if (!allowTornTail) throw new LogCorruptionError(file, off, reason);
     const next = validRecordAfter(buf, off, prev);

@@ -11,6 +11,12 @@
  * later segments newest first (each unlink made durable) and then cuts the containing one, so any crash
  * leaves a prefix of the old log that still holds every record <= the truncation point.
  *
+ * Preallocation: the active segment's file is extended ahead of the data (ftruncate, sparse) so that
+ * an fdatasync after an append has no file size to commit, only data and the blocks under it (about a
+ * third faster here, and less contention for the filesystem journal between servers on one disk). A
+ * segment is cut back to its data before the next one starts and on close, so only the last segment
+ * can end in zeros, after a crash; recovery cuts that padding off like a torn tail.
+ *
  * Recovery on open verifies every header and fully scans the last segment (a torn tail is cut off and
  * logged; damage followed by a valid record is a LogCorruptionError). Older segments are verified when
  * read(): a checksum failure there throws LogCorruptionError.
@@ -92,6 +98,8 @@ interface Group {
 }
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** The active segment's file is extended this far ahead of its data (at most; see preallocStep). */
+const PREALLOC_MAX_BYTES = 16 * 1024 * 1024;
 const MAX_ZXID = (1n << 64n) - 1n;
 const INLINE_WRITE_MAX_BYTES = 256 * 1024;
 const DEFAULT_BLOCKING_SYNC_MAX_BYTES = 4096;
@@ -104,6 +112,9 @@ export class DiskTxnLog implements TxnLog {
   private fd: number | null;
   /** Durable bytes of the last segment: where the next write goes. */
   private size: number;
+  /** the active segment file's length: `size` plus the zeros preallocated after it */
+  private allocated: number;
+  private readonly preallocStep: number;
   /** Last durable zxid. */
   private last: Zxid;
   /** Last zxid accepted by append(), durable or queued: appends are validated against it. */
@@ -129,6 +140,8 @@ export class DiskTxnLog implements TxnLog {
     this.segments = state.segments;
     this.fd = state.fd;
     this.size = state.size;
+    this.allocated = state.size;
+    this.preallocStep = Math.max(64 * 1024, Math.min(PREALLOC_MAX_BYTES, segmentBytes));
     this.last = state.last;
     this.tail = state.last;
   }
@@ -249,6 +262,7 @@ export class DiskTxnLog implements TxnLog {
     this.closed = true;
     this.openGroup = null;
     await this.chain;
+    if (this.failure === null) await this.trimActive().catch((err: unknown) => this.logger.warn({ err, dir: this.dir }, 'txn log: could not cut preallocated space on close (recovery will)'));
     if (this.fd !== null) await closeFd(this.fd);
     this.fd = null;
   }
@@ -287,6 +301,7 @@ export class DiskTxnLog implements TxnLog {
       } else {
         // A small write only copies into the page cache: doing it inline saves a thread-pool round trip
         // per flush (the fdatasync is what waits for the disk). Big batches keep the event loop free.
+        this.preallocate(this.fd, this.size + batch.length);
         if (inline) writeAllSync(this.fd, batch, this.size);
         else await writeAll(this.fd, batch, this.size);
         this.counters.flushes++;
@@ -321,14 +336,35 @@ export class DiskTxnLog implements TxnLog {
     this.onSync?.((performance.now() - t0) / 1000);
   }
 
+  /** Extends the active file (sparse) so that `end` falls inside it: the next syncs have no size to commit. */
+  private preallocate(fd: number, end: number): void {
+    if (end <= this.allocated) return;
+    const to = Math.max(end, this.allocated + this.preallocStep);
+    fs.ftruncateSync(fd, to);
+    this.allocated = to;
+  }
+
+  /** Cuts the active file back to its data (before the next segment starts, and on close), durably. */
+  private async trimActive(): Promise<void> {
+    if (this.fd === null || this.allocated <= this.size) return;
+    await ftruncate(this.fd, this.size);
+    if (this.sync) await this.dataSync(this.fd);
+    this.allocated = this.size;
+  }
+
   /** Writes header + first batch under a temp name, syncs, renames, syncs the directory. */
   private async startSegment(first: Zxid, batch: Buffer): Promise<void> {
+    // Only the last segment may end in preallocated zeros: cut the current one back first.
+    await this.trimActive();
     const seg: Segment = { first, name: segmentName(first) };
     const tmp = path.join(this.dir, seg.name + TMP_SUFFIX);
     const bytes = Buffer.concat([encodeSegmentHeader(this.clusterId), batch]); // copies `batch` out of the scratch buffer
     const fd = await openFd(tmp, 'w+');
+    let allocated = bytes.length;
     try {
       await writeAll(fd, bytes, 0);
+      allocated = Math.max(bytes.length, this.preallocStep);
+      await ftruncate(fd, allocated);
       this.counters.flushes++;
       this.counters.bytesWritten += bytes.length;
       if (this.sync) await this.dataSync(fd);
@@ -341,6 +377,7 @@ export class DiskTxnLog implements TxnLog {
     if (this.fd !== null) await closeFd(this.fd);
     this.fd = fd;
     this.size = bytes.length;
+    this.allocated = allocated;
     this.segments.push(seg);
   }
 
@@ -358,6 +395,7 @@ export class DiskTxnLog implements TxnLog {
     const seg = this.segments.at(-1);
     if (!seg) {
       this.size = 0;
+      this.allocated = 0;
       this.last = 0n;
       return;
     }
@@ -368,8 +406,9 @@ export class DiskTxnLog implements TxnLog {
     const scan = scanSegment(buf, headerBytes, file, seg.first, false, zxid);
     await ftruncate(this.fd, scan.validEnd);
     if (this.sync) await this.dataSync(this.fd);
-    this.logger.info({ file: seg.name, offset: scan.validEnd, bytesDropped: buf.length - scan.validEnd, truncateAfter: formatZxid(zxid) }, 'txn log: truncated');
+    this.logger.info({ file: seg.name, offset: scan.validEnd, bytesDropped: this.size - scan.validEnd, truncateAfter: formatZxid(zxid) }, 'txn log: truncated');
     this.size = scan.validEnd;
+    this.allocated = scan.validEnd;
     this.last = scan.lastZxid;
   }
 
@@ -459,7 +498,7 @@ async function recoverTail(
     const buf = await fsp.readFile(file);
     const headerBytes = decodeSegmentHeader(buf, file, clusterId);
     const scan = scanSegment(buf, headerBytes, file, seg.first, true);
-    if (scan.torn) {
+    if (scan.torn || scan.padding) {
       const fh = await fsp.open(file, 'r+');
       try {
         await fh.truncate(scan.validEnd);
@@ -467,10 +506,16 @@ async function recoverTail(
       } finally {
         await fh.close();
       }
-      logger.warn(
-        { file, offset: scan.validEnd, bytesDropped: buf.length - scan.validEnd, reason: scan.torn.reason },
-        'txn log: cut off a torn write at the end of the log (never acknowledged, so nothing committed is lost)',
-      );
+      if (scan.torn)
+        logger.warn(
+          { file, offset: scan.validEnd, bytesDropped: buf.length - scan.validEnd, reason: scan.torn.reason },
+          'txn log: cut off a torn write at the end of the log (never acknowledged, so nothing committed is lost)',
+        );
+      else
+        logger.info(
+          { file, offset: scan.validEnd, bytes: buf.length - scan.validEnd },
+          'txn log: cut off zeros at the end of the log (space preallocated before a crash, or a write that never landed: nothing acknowledged is lost)',
+        );
     }
     if (scan.count > 0) return { size: scan.validEnd, last: scan.lastZxid };
     await unlinkDurably(dir, seg.name, sync);

@@ -45,6 +45,8 @@ function recordOffsets(buf: Buffer): number[] {
   while (off + RECORD_HEADER_BYTES <= buf.length) {
     const len = buf.readUInt32BE(off);
     if (off + RECORD_HEADER_BYTES + len > buf.length) break;
+    // an all-zero header: the log's preallocated space after the last record
+    if (len === 0 && buf.readUInt32BE(off + 4) === 0 && buf.readBigUInt64BE(off + 8) === 0n) break;
     offsets.push(off);
     off += RECORD_HEADER_BYTES + len;
   }
@@ -93,7 +95,8 @@ describe('damaged txn log on restart', () => {
     const offs = recordOffsets(buf);
     expect(offs.length).toBeGreaterThan(10);
     const lastOff = offs.at(-1)!;
-    const cut = lastOff + Math.floor((buf.length - lastOff) / 2);
+    const lastEnd = lastOff + RECORD_HEADER_BYTES + buf.readUInt32BE(lastOff); // preallocated zeros may follow
+    const cut = lastOff + Math.floor((lastEnd - lastOff) / 2);
     fs.truncateSync(seg, cut);
     fs.appendFileSync(seg, Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x13, 0x37]));
 

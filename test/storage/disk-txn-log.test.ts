@@ -294,6 +294,50 @@ describe('truncateAfter crash points', () => {
   });
 });
 
+describe('preallocation', () => {
+  const header = encodeSegmentHeader('test-cluster').length;
+
+  it('extends the active segment ahead of its data, and cuts it back on close and before the next segment', async () => {
+    const dir = await tempDir();
+    const log = await open(dir, { fsync: true, segmentBytes: 1 << 20 });
+    await log.append(recs(1, 3, 100));
+    const first = path.join(dir, segmentName(makeZxid(1, 1)));
+    const data = header + 3 * (16 + 100);
+    expect(fs.statSync(first).size).toBe(1 << 20); // preallocated (sparse) up to the step
+    await log.append(recs(4, 4, 100));
+    expect(fs.statSync(first).size).toBe(1 << 20);
+    await log.close();
+    expect(fs.statSync(first).size).toBe(data + 116);
+    const again = await open(dir, { fsync: true, segmentBytes: 1 });
+    await again.append(recs(5, 5, 10)); // segmentBytes 1: starts a new segment
+    expect(fs.statSync(first).size).toBe(data + 116); // cut back (it already was)
+    await again.append(recs(6, 6, 10)); // and another: the second is cut back before the third starts
+    const second = path.join(dir, segmentName(makeZxid(1, 5)));
+    expect(fs.statSync(second).size).toBe(header + 16 + 10);
+    expect((await readAll(again)).map((r) => r.zxid)).toEqual(recs(1, 6).map((r) => r.zxid));
+  });
+
+  it('after a crash the preallocated zeros are cut off quietly and appending continues after the data', async () => {
+    const dir = await tempDir();
+    const lines: { msg: string; level: number }[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string; level: number }) });
+    const log = await DiskTxnLog.open(dir, { clusterId: 'test-cluster', logger: silent, fsync: true, segmentBytes: 1 << 20 });
+    await log.append(recs(1, 5, 50));
+    const file = path.join(dir, segmentName(makeZxid(1, 1)));
+    const bytes = fs.readFileSync(file); // what a crash leaves: data, then zeros to 1 MiB
+    expect(bytes.length).toBe(1 << 20);
+    await log.close();
+    fs.writeFileSync(file, bytes);
+    const reopened = await DiskTxnLog.open(dir, { clusterId: 'test-cluster', logger, fsync: true });
+    logs.push(reopened);
+    expect(fs.statSync(file).size).toBe(header + 5 * 66);
+    expect(lines.some((l) => l.msg.includes('torn'))).toBe(false);
+    expect(lines.find((l) => l.msg.includes('cut off zeros'))).toMatchObject({ level: 30 });
+    await reopened.append(recs(6, 6, 50));
+    expect((await readAll(reopened)).map((r) => r.zxid)).toEqual(recs(1, 6).map((r) => r.zxid));
+  });
+});
+
 describe('blocking fdatasync of small groups', () => {
   it('syncs a group up to blockingSyncMaxBytes on the calling thread, a bigger one in the thread pool', async () => {
     const log = await open(await tempDir(), { fsync: true, blockingSyncMaxBytes: 1024 });
