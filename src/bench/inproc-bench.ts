@@ -4,7 +4,9 @@
  * process. It separates the cost of our code from the cost of crossing processes: the process's CPU
  * per operation is what servers and clients need when no process ever waits for another to be
  * scheduled. With `--count-macrosteps` it also counts the statechart macrosteps per committed txn, by
- * actor and event type (XState's Actor.prototype._process is wrapped before the servers start).
+ * actor and event type, and times each (XState's Actor.prototype._process is wrapped before the
+ * servers start; the effects a step runs, ZabNode's execute, are timed apart and subtracted, as are
+ * other actors' steps it sets off): what the statecharts cost per write, separate from the runtime.
  * Progress on stderr; a summary, then one JSON line, on stdout.
  */
 import fs from 'node:fs';
@@ -15,6 +17,7 @@ import pino from 'pino';
 import { Actor } from 'xstate';
 import { parseZooCfg } from '../config/index.js';
 import { startServer, type ZabServer } from '../server/server.js';
+import { ZabNode } from '../runtime/node.js';
 import { counterOf, epochOf, parseZxid, type Zxid } from '../zxid.js';
 import { nonNegativeInt, positiveInt } from './cli-args.js';
 import { freeBasePort } from './ensemble-bench.js';
@@ -47,6 +50,16 @@ export interface InprocBenchResult {
   txns_counted?: number;
   macrosteps_per_txn?: number;
   macrosteps?: Record<string, number>;
+  /**
+   * Wall time per macrostep by actor and event, in µs, without the effects it ran (those are in
+   * `effect_us`) and without macrosteps of other actors it set off: what the statechart itself costs.
+   */
+  macrostep_us?: Record<string, number>;
+  /** statechart time (all macrosteps, effects excluded) per committed txn, µs */
+  statechart_us_per_txn?: number;
+  /** effects run by the runtime (send, append, deliver, propose...) per call, µs, and their total per txn */
+  effect_us?: Record<string, number>;
+  effects_us_per_txn?: number;
 }
 
 const progress = (msg: string): void => {
@@ -54,6 +67,7 @@ const progress = (msg: string): void => {
 };
 
 type Process = (this: unknown, event: { type: string }) => unknown;
+type Execute = (this: unknown, effect: { type: string; msg?: { type: string } }) => unknown;
 
 const appliedOf = (servers: readonly ZabServer[]): Zxid => {
   const leader = servers.find((s) => s.status().role === 'leading') ?? servers[0]!;
@@ -75,17 +89,46 @@ export async function runInprocBench(o: InprocBenchOptions): Promise<InprocBench
   const servers: ZabServer[] = [];
   const proto = Actor.prototype as unknown as { _process: Process };
   const original = proto._process;
+  const nodeProto = ZabNode.prototype as unknown as { execute: Execute };
+  const originalExecute = nodeProto.execute;
   const counts = new Map<string, number>();
+  const selfMs = new Map<string, number>();
+  const effects = new Map<string, { n: number; ms: number }>();
+  // Time spent in nested work (effects, other actors' macrosteps), to subtract from the enclosing step.
+  const nested: number[] = [];
   let counting = false;
   // Wrapped before any actor exists: an actor binds _process when it is created.
   if (o.countMacrosteps) {
     proto._process = function (this: unknown, event: { type: string }) {
-      if (counting) {
-        const actor = this as { logic: { id?: string }; id: string };
-        const key = `${actor.logic.id ?? actor.id} ${event.type}`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
+      if (!counting) return original.call(this, event);
+      const actor = this as { logic: { id?: string }; id: string };
+      const key = `${actor.logic.id ?? actor.id} ${event.type}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      nested.push(0);
+      const t0 = performance.now();
+      try {
+        return original.call(this, event);
+      } finally {
+        const took = performance.now() - t0;
+        const inner = nested.pop()!;
+        if (nested.length > 0) nested[nested.length - 1]! += took;
+        selfMs.set(key, (selfMs.get(key) ?? 0) + took - inner);
       }
-      return original.call(this, event);
+    };
+    nodeProto.execute = function (this: unknown, e: { type: string; msg?: { type: string } }) {
+      if (!counting) return originalExecute.call(this, e);
+      const t0 = performance.now();
+      try {
+        return originalExecute.call(this, e);
+      } finally {
+        const took = performance.now() - t0;
+        if (nested.length > 0) nested[nested.length - 1]! += took;
+        const key = e.msg ? `${e.type} ${e.msg.type}` : e.type;
+        const s = effects.get(key) ?? { n: 0, ms: 0 };
+        s.n++;
+        s.ms += took;
+        effects.set(key, s);
+      }
     };
   }
   try {
@@ -129,10 +172,20 @@ export async function runInprocBench(o: InprocBenchOptions): Promise<InprocBench
       result.txns_counted = txns;
       result.macrosteps_per_txn = per(total);
       result.macrosteps = Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, per(n)]));
+      const us = (ms: number, n: number): number => Math.round((ms * 1000 * 10) / n) / 10;
+      result.macrostep_us = Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, us(selfMs.get(k) ?? 0, n)]));
+      let sm = 0;
+      for (const ms of selfMs.values()) sm += ms;
+      result.statechart_us_per_txn = us(sm, txns);
+      result.effect_us = Object.fromEntries([...effects].sort((a, b) => b[1].ms - a[1].ms).map(([k, e]) => [k, us(e.ms, e.n)]));
+      let em = 0;
+      for (const e of effects.values()) em += e.ms;
+      result.effects_us_per_txn = us(em, txns);
     }
     return result;
   } finally {
     proto._process = original;
+    nodeProto.execute = originalExecute;
     await Promise.all(servers.map((s) => s.stop().catch(() => undefined)));
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -145,8 +198,10 @@ function printResult(r: InprocBenchResult): void {
     `  CPU per op (servers and clients, all threads of this process): ${r.cpu_us_per_op} us`,
   ];
   if (r.macrosteps) {
-    lines.push(`  statechart macrosteps per committed txn (${r.txns_counted} txns): ${r.macrosteps_per_txn}`);
-    for (const [k, n] of Object.entries(r.macrosteps)) lines.push(`    ${String(n).padStart(7)}  ${k}`);
+    lines.push(`  statechart macrosteps per committed txn (${r.txns_counted} txns): ${r.macrosteps_per_txn}, per macrostep (us, effects excluded):`);
+    for (const [k, n] of Object.entries(r.macrosteps)) lines.push(`    ${String(n).padStart(7)}  ${String(r.macrostep_us?.[k] ?? '').padStart(7)} us  ${k}`);
+    lines.push(`  statechart time per txn: ${r.statechart_us_per_txn} us; effects run by the runtime per txn: ${r.effects_us_per_txn} us (per call:)`);
+    for (const [k, v] of Object.entries(r.effect_us ?? {})) lines.push(`    ${String(v).padStart(7)} us  ${k}`);
   }
   process.stdout.write(lines.join('\n') + '\n' + JSON.stringify(r) + '\n');
 }
@@ -161,7 +216,7 @@ export function inprocBenchCommand(): Command {
     .option('--size <bytes>', 'value size', positiveInt, 100)
     .option('--seconds <s>', 'measured window', positiveInt, 5)
     .option('--warmup <s>', 'seconds of load before the window (JIT warm-up)', nonNegativeInt, 3)
-    .option('--count-macrosteps', 'count statechart macrosteps per committed txn, by actor and event', false)
+    .option('--count-macrosteps', 'count and time statechart macrosteps per committed txn, by actor and event (and the effects they run)', false)
     .addHelpText('after', '\nExamples:\n  npm run bench -- inproc\n  npm run bench -- inproc --clients 1 --outstanding 1 --count-macrosteps')
     .action(async (opts: InprocBenchOptions) => {
       printResult(await runInprocBench(opts));
