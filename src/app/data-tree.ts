@@ -357,11 +357,12 @@ export class DataTree implements ReplicatedStateMachine {
   private applyOp(zxid: Zxid, t: DataTreeOpTxn, wanted: boolean): DataTreeOpResult | null {
     switch (t.op) {
       case 'create': {
-        const parent = this.nodes.get(parentOf(t.path));
+        const parentPath = parentOf(t.path);
+        const parent = this.nodes.get(parentPath);
         if (!parent) throw new Error(`create ${t.path} at ${formatZxid(zxid)}: no parent (the tree diverged from the leader's)`);
         if (this.job) {
           this.job.beforeChange(t.path);
-          this.job.beforeChange(parentOf(t.path));
+          this.job.beforeChange(parentPath);
         }
         const data = copyBytes(t.data);
         const existing = this.nodes.get(t.path);
@@ -379,9 +380,10 @@ export class DataTree implements ReplicatedStateMachine {
         return wanted ? { op: 'create', path: t.path, stat: copyStat(node.stat) } : null;
       }
       case 'delete': {
+        const parentPath = parentOf(t.path);
         this.deleteSubtree(t.path);
-        this.job?.beforeChange(parentOf(t.path));
-        const parent = this.nodes.get(parentOf(t.path));
+        this.job?.beforeChange(parentPath);
+        const parent = this.nodes.get(parentPath);
         if (parent) {
           parent.children?.delete(nameOf(t.path));
           parent.stat.cversion = t.parentCversion;
@@ -427,8 +429,11 @@ export class DataTree implements ReplicatedStateMachine {
 
   /** Every node as a row, sorted by path: equal trees give equal bytes. Children and numChildren are rebuilt on restore. */
   snapshot(): Uint8Array {
-    const rows: SnapshotRow[] = this.sortedPaths().map((p) => rowOf(p, this.nodes.get(p)!));
-    return packr.pack({ format: SNAPSHOT_FORMAT, nodes: rows });
+    // The incremental writer over the sorted paths, in one go: nothing can change meanwhile, so it
+    // needs no copy on write and is not registered as the tree's job.
+    const job = new TreeSnapshotJob(this.applied, this.sortedPaths(), this.nodes, () => undefined);
+    job.step(Infinity);
+    return job.bytes();
   }
 
   /**
@@ -499,9 +504,10 @@ function rowOf(path: string, n: Znode): SnapshotRow {
 const ROWS_PER_CHECK = 256;
 
 /**
- * One incremental snapshot of a DataTree. The bytes are the same MessagePack document snapshot()
- * writes ({ format, nodes: [row...] }), built as a prefix with the row count and then the rows, each
- * packed on its own (a MessagePack array is its header followed by its elements).
+ * Writes a DataTree snapshot: the MessagePack document { format, nodes: [row...] } that restore()
+ * reads, built as a prefix with the row count and then the rows, each packed on its own (a
+ * MessagePack array is its header followed by its elements). snapshot() runs it in one go; a
+ * registered job (beginSnapshot) runs in slices with copy on write.
  */
 class TreeSnapshotJob implements IncrementalSnapshot {
   /** rows as they were when the snapshot began, for nodes that changed since (copy on write) */

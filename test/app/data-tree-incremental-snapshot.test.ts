@@ -4,6 +4,7 @@
  * deletes (of nodes already written or not yet), re-creates, setData, multi; and a restore cancels it.
  */
 import fc from 'fast-check';
+import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { DataTree, encodeTreeRequest, type DataTreeRequest } from '../../src/app/data-tree.js';
 
@@ -97,6 +98,16 @@ describe('DataTree incremental snapshot', () => {
     while (!job.step(0)) steps++;
     expect(steps).toBeGreaterThan(1);
     expect(digestOfRestored(job.bytes(), job.zxid)).toBe(digestOfRestored(dt.snapshot(), dt.lastApplied()));
+  });
+
+  it('snapshot() is the same document as earlier versions wrote in one pack, and those still restore', () => {
+    const { dt } = populated(50);
+    const packr = new Packr({ useRecords: false });
+    const doc = packr.unpack(dt.snapshot()) as { format: string; nodes: unknown[] };
+    expect(doc.format).toBe('data-tree/1');
+    expect(doc.nodes).toHaveLength(dt.size());
+    const old = packr.pack(doc); // how snapshot() encoded it before
+    expect(digestOfRestored(old, dt.lastApplied())).toBe(dt.digest());
   });
 
   it('a restore or a new snapshot cancels the one in progress; bytes() before the end is an error', () => {
