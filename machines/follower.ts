@@ -36,8 +36,12 @@ export interface FollowerContext {
   lastReceived: Zxid;
   /** last zxid durable in the log */
   lastLogged: Zxid;
-  /** leader's commit point as far as we know */
+  /** commit point as far as we know: the leader's COMMIT, or what both of us logged (LEADERACK) */
   committed: Zxid;
+  /** last zxid durable in the leader's log, by its LEADERACK */
+  leaderLogged: Zxid;
+  /** the leader and we form a quorum: once synced, what both have logged is committed */
+  pairQuorum: boolean;
   /** what we asked the runtime to apply so far */
   delivered: Zxid;
   /** truncations or snapshot installs still in flight (logged appends queue behind them) */
@@ -88,11 +92,18 @@ export function proposalFault(last: Zxid, txns: readonly Txn[], maxEpoch: number
 
 /**
  * `patch` plus the delivery it makes possible: everything both committed and durable here, unless
- * a truncation or snapshot install is still in flight.
+ * a truncation or snapshot install is still in flight. Once synced, where the leader and we form a
+ * quorum, what both of us have logged is committed: our log is a prefix of the leader's, so those
+ * txns are on a quorum, and so is everything before them.
  */
-function deliverWith(ctx: FollowerContext, patch: Partial<FollowerContext>): Partial<FollowerContext> {
-  const committed = patch.committed ?? ctx.committed;
+export function deliverWith(ctx: FollowerContext, patch: Partial<FollowerContext>): Partial<FollowerContext> {
+  let committed = patch.committed ?? ctx.committed;
   const lastLogged = patch.lastLogged ?? ctx.lastLogged;
+  if (ctx.pairQuorum && ctx.synced) {
+    const leaderLogged = patch.leaderLogged ?? ctx.leaderLogged;
+    const both = leaderLogged < lastLogged ? leaderLogged : lastLogged;
+    if (both > committed) patch.committed = committed = both;
+  }
   const upTo = committed < lastLogged ? committed : lastLogged;
   if (upTo <= ctx.delivered || ctx.storagePending > 0) return patch;
   ctx.io({ type: 'deliver', upTo });
@@ -100,10 +111,16 @@ function deliverWith(ctx: FollowerContext, patch: Partial<FollowerContext>): Par
   return patch;
 }
 
+/** The leader's commit point from its PING, never past what we received from it. */
+function pingCommitPoint(ctx: FollowerContext, zxid: Zxid): Zxid {
+  return zxid < ctx.lastReceived ? zxid : ctx.lastReceived;
+}
+
 /** Messages of the leader's FIFO stream that every phase after discovery accepts. */
 const STREAM = [
   { guard: and(['isProposal', 'proposalContinuesLog']), actions: ['append', 'noteReceived'] },
   { guard: and(['isCommit', 'commitIsKnown']), actions: 'noteCommitAndDeliver' },
+  { guard: 'isLeaderAck', actions: 'noteLeaderLoggedAndDeliver' },
   { guard: 'isPing', actions: 'answerPing' },
 ] as const;
 
@@ -131,6 +148,9 @@ export const followerMachine = setup({
       proposalFault(context.lastReceived, msgOf<'PROPOSAL'>(event).txns, context.epoch) === null,
     isCommit: ({ event }) => isQuorumMsg(event, 'COMMIT'),
     commitIsKnown: ({ context, event }) => msgOf<'COMMIT'>(event).zxid <= context.lastReceived,
+    isLeaderAck: ({ event }) => isQuorumMsg(event, 'LEADERACK'),
+    commitIsSpent: ({ context, event }) => msgOf<'COMMIT'>(event).zxid <= context.committed,
+    pingCommitsMore: ({ context, event }) => pingCommitPoint(context, msgOf<'PING'>(event).zxid) > context.committed,
     isNewLeader: ({ event }) => isQuorumMsg(event, 'NEWLEADER'),
     newLeaderMatchesLog: ({ context, event }) => {
       const m = msgOf<'NEWLEADER'>(event);
@@ -211,6 +231,14 @@ export const followerMachine = setup({
       const z = msgOf<'COMMIT'>(event).zxid;
       return deliverWith(context, z > context.committed ? { committed: z } : {});
     }),
+    /** LEADERACK: the leader's log is durable up to its zxid; deliver what that makes ready. */
+    noteLeaderLoggedAndDeliver: assign(({ context, event }) => {
+      const z = msgOf<'LEADERACK'>(event).zxid;
+      return deliverWith(context, z > context.leaderLogged ? { leaderLogged: z } : {});
+    }),
+    notePingCommitAndDeliver: assign(({ context, event }) =>
+      deliverWith(context, { committed: pingCommitPoint(context, msgOf<'PING'>(event).zxid) }),
+    ),
     noteUpToDate: assign(({ context, event }) => {
       const z = msgOf<'UPTODATE'>(event).committed;
       return { committed: z > context.committed ? z : context.committed, synced: true };
@@ -282,6 +310,8 @@ export const followerMachine = setup({
     lastReceived: input.facts.lastLogged,
     lastLogged: input.facts.lastLogged,
     committed: 0n,
+    leaderLogged: 0n,
+    pairQuorum: input.quorum.containsQuorum([input.self, input.leader]),
     delivered: 0n,
     storagePending: 0,
     syncTarget: 0n,
@@ -460,6 +490,11 @@ export const followerMachine = setup({
                 CLIENT_REQUESTS: { actions: 'forwardRequests' },
                 CLIENT_SYNC: { actions: 'forwardSync' },
                 QUORUM_MESSAGE: [
+                  // A COMMIT that LEADERACK already covered: nothing to assign, so no new context.
+                  { guard: and(['isCommit', 'commitIsSpent']) },
+                  // PING carries the leader's commit point: what the leader left out of COMMITs
+                  // (LEADERACK covered it) still arrives here if our quorum view ever differed.
+                  { guard: and(['isPing', 'pingCommitsMore']), actions: ['notePingCommitAndDeliver', 'answerPing'] },
                   ...STREAM,
                   { guard: 'isSyncReply', actions: 'syncDone' },
                   { target: '#follower.failed', actions: 'failWithEvent' },

@@ -68,6 +68,11 @@ export interface LeaderContext {
   acks: Record<ServerId, Zxid>;
   lastProposed: Zxid;
   committed: Zxid;
+  /**
+   * Every synced learner that forms a quorum with us has been sent a LEADERACK of at least this:
+   * commits up to it need no COMMIT to them (each commits what both of us logged on its own).
+   */
+  sharedLogged: Zxid;
   delivered: Zxid;
   syncs: PendingSync[];
   failure: string;
@@ -139,6 +144,33 @@ export function progressOf(ctx: LeaderContext, event: LeaderEvent): Partial<Lead
   return NO_PROGRESS;
 }
 
+/** A synced learner that forms a quorum with us: it gets our LEADERACKs and commits by them. */
+function sharesLogged(ctx: LeaderContext, sid: ServerId): boolean {
+  return ctx.learners[sid]?.phase === 'synced' && ctx.quorum.containsQuorum([ctx.self, sid]);
+}
+
+/**
+ * After our own log write: if it left something durable here but not yet committed, tell the
+ * followers that form a quorum with us (LEADERACK). Each commits what both of us have logged as soon
+ * as its own write is durable, without its ACK coming here and COMMIT going back; the COMMITs it
+ * covers are not sent to them. `to` picks the recipients (the planted bug widens it).
+ */
+export function shareLogged(
+  ctx: LeaderContext,
+  patch: Partial<LeaderContext>,
+  to: (ctx: LeaderContext, sid: ServerId) => boolean = sharesLogged,
+): Partial<LeaderContext> {
+  const lastLogged = patch.lastLogged ?? ctx.lastLogged;
+  const committed = patch.committed ?? ctx.committed;
+  if (lastLogged <= committed) return patch;
+  const sids: ServerId[] = [];
+  for (const key in ctx.learners) if (to(ctx, Number(key))) sids.push(Number(key));
+  if (sids.length === 0) return patch;
+  ctx.io({ type: 'broadcast', to: sids, msg: { type: 'LEADERACK', zxid: lastLogged } });
+  patch.sharedLogged = lastLogged;
+  return patch;
+}
+
 /**
  * Moves the commit point to `point` (never past what was proposed, never backwards): tells the
  * learners, delivers what is also durable here, and answers syncs that waited for it.
@@ -148,7 +180,7 @@ export function commitUpTo(ctx: LeaderContext, point: Zxid, lastLogged = ctx.las
   const patch: Partial<LeaderContext> = {};
   if (committed > ctx.committed) {
     patch.committed = committed;
-    const to = forwarding(ctx);
+    const to = committed <= ctx.sharedLogged ? forwarding(ctx).filter((sid) => !sharesLogged(ctx, sid)) : forwarding(ctx);
     if (to.length > 0) ctx.io({ type: 'broadcast', to, msg: { type: 'COMMIT', zxid: committed } });
   } else committed = ctx.committed;
   const deliverable = committed < lastLogged ? committed : lastLogged;
@@ -200,6 +232,11 @@ export const leaderMachine = setup({
   },
   actors: { learnerHandler: learnerHandlerMachine },
   guards: {
+    ackIsSpent: ({ context, event }) => {
+      const e = event as Ev<'LEARNER_ACK'>;
+      const prev = context.acks[e.sid];
+      return prev === undefined || e.zxid <= prev || e.zxid <= context.committed;
+    },
     isFollowerInfo: ({ event }) => event.type === 'QUORUM_MESSAGE' && event.msg.type === 'FOLLOWERINFO',
     fromKnownLearner: ({ context, event }) => {
       const sid = learnerOf(event);
@@ -313,6 +350,8 @@ export const leaderMachine = setup({
       return {
         learners: { ...context.learners, [e.sid]: { ...entry, phase: 'synced' as Phase } },
         acks: { ...context.acks, [e.sid]: entry.syncTarget },
+        // it got none of our earlier LEADERACKs: COMMITs go to everyone until the next one
+        sharedLogged: 0n,
       };
     }),
     sendUpToDate: ({ context, event }) => {
@@ -361,14 +400,16 @@ export const leaderMachine = setup({
     }),
     /**
      * Takes the event's progress (our own LOG_SYNCED, a learner's ACK), then commits the highest zxid
-     * a quorum has durably logged, in order, and delivers it. One assign for both: each assign costs
-     * the statechart a context copy and a new snapshot, and this runs for every log write and ACK.
+     * a quorum has durably logged, in order, and delivers it; after our own write, shares it
+     * (LEADERACK). One assign for all: each assign costs the statechart a context copy and a new
+     * snapshot, and this runs for every log write and ACK.
      */
     advanceCommit: assign(({ context, event }) => {
       const progress = progressOf(context, event);
       const lastLogged = progress.lastLogged ?? context.lastLogged;
       const point = quorumCommitPoint(context, lastLogged, progress.acks ?? context.acks);
-      return { ...progress, ...commitUpTo(context, point, lastLogged) };
+      const patch = { ...progress, ...commitUpTo(context, point, lastLogged) };
+      return event.type === 'LOG_SYNCED' ? shareLogged(context, patch) : patch;
     }),
     ping: ({ context }) => {
       const to = forwarding(context);
@@ -420,6 +461,7 @@ export const leaderMachine = setup({
     acks: {},
     lastProposed: input.facts.lastLogged,
     committed: 0n,
+    sharedLogged: 0n,
     delivered: 0n,
     syncs: [],
     failure: '',
@@ -494,7 +536,9 @@ export const leaderMachine = setup({
         CLIENT_REQUESTS: PROPOSE,
         LEARNER_REQUESTS: PROPOSE,
         LOG_SYNCED: { actions: 'advanceCommit' },
-        LEARNER_ACK: { actions: 'advanceCommit' },
+        // An ACK at or below the commit point can never help a later one (acks are cumulative):
+        // taken without an assign, so the statechart makes no new context for it.
+        LEARNER_ACK: [{ guard: 'ackIsSpent' }, { actions: 'advanceCommit' }],
         LEARNER_ACKED_NEWLEADER: [
           { guard: 'wrongNewLeaderEpoch', actions: 'dropLearner' },
           { actions: ['noteNewLeaderAck', 'sendUpToDate', 'advanceCommit'] },

@@ -65,6 +65,7 @@ export const WIRE_SCHEMA: SchemaTable = {
   REQUEST: { code: 17, fields: { requests: 'requests' } },
   SYNC: { code: 18, fields: { id: 'str' } },
   SYNCREPLY: { code: 19, fields: { id: 'str', zxid: 'zxid' } },
+  LEADERACK: { code: 20, fields: { zxid: 'zxid' } },
 };
 
 /** Runtime form of one schema entry. */

@@ -131,6 +131,16 @@ export interface Commit {
   zxid: Zxid;
 }
 
+/**
+ * Leader -> follower: the leader's own ACK. Every proposal up to and including `zxid` is durable on
+ * the leader. Sent only where the leader and that follower form a quorum, so the follower may commit
+ * what both have logged without waiting for COMMIT (one hop less for a write taken at a follower).
+ */
+export interface LeaderAck {
+  type: 'LEADERACK';
+  zxid: Zxid;
+}
+
 /** Observers: proposals that are already committed. */
 export interface Inform {
   type: 'INFORM';
@@ -177,6 +187,7 @@ export type QuorumMessage =
   | Proposal
   | Ack
   | Commit
+  | LeaderAck
   | Inform
   | Ping
   | Request
@@ -206,4 +217,5 @@ export const PEER_MESSAGE_TYPES: readonly PeerMessageType[] = [
   'REQUEST',
   'SYNC',
   'SYNCREPLY',
+  'LEADERACK',
 ];

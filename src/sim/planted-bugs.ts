@@ -4,8 +4,8 @@
  * invariant checks within the seeds CI runs (test/sim/planted-bugs.test.ts).
  */
 import { assign } from 'xstate';
-import { followerMachine } from '../../machines/follower.js';
-import { commitUpTo, leaderMachine, progressOf } from '../../machines/leader.js';
+import { deliverWith, followerMachine } from '../../machines/follower.js';
+import { commitUpTo, leaderMachine, progressOf, quorumCommitPoint, shareLogged } from '../../machines/leader.js';
 import { lookingMachine } from '../../machines/looking.js';
 import { peerMachine } from '../../machines/peer.js';
 import type { PeerEvent } from '../../machines/types.js';
@@ -19,6 +19,7 @@ export const PLANTED_BUGS = [
   'commit-without-quorum',
   'ignore-epoch-in-vote',
   'current-epoch-after-ack',
+  'leaderack-without-quorum',
 ] as const;
 export type PlantedBug = (typeof PLANTED_BUGS)[number];
 
@@ -101,6 +102,35 @@ export function plantedMachine(bug: PlantedBug): typeof peerMachine {
                   received: { [context.self]: { ...vote, round: n.round, state: 'LOOKING' as const } },
                   notifyDelay: context.timing.notifyMinMs,
                 };
+              }),
+            },
+          }),
+        },
+      });
+    case 'leaderack-without-quorum':
+      // LEADERACK to every synced follower, which commits what it and the leader logged even where
+      // the two are no quorum (5 or 7 servers, weighted or hierarchical quorums).
+      return peerMachine.provide({
+        actors: {
+          leader: leaderMachine.provide({
+            actions: {
+              advanceCommit: assign(({ context, event }) => {
+                const progress = progressOf(context, event);
+                const lastLogged = progress.lastLogged ?? context.lastLogged;
+                const patch = { ...progress, ...commitUpTo(context, quorumCommitPoint(context, lastLogged, progress.acks ?? context.acks), lastLogged) };
+                return event.type === 'LOG_SYNCED' ? shareLogged(context, patch, (ctx, sid) => ctx.learners[sid]?.phase === 'synced') : patch;
+              }),
+            },
+          }),
+          follower: followerMachine.provide({
+            actions: {
+              noteLeaderLoggedAndDeliver: assign(({ context, event }) => {
+                const z = msgOf<'LEADERACK'>(event).zxid;
+                return deliverWith({ ...context, pairQuorum: true }, z > context.leaderLogged ? { leaderLogged: z } : {});
+              }),
+              noteLoggedAndDeliver: assign(({ context, event }) => {
+                const z = (event as Extract<PeerEvent, { type: 'LOG_SYNCED' }>).zxid;
+                return deliverWith({ ...context, pairQuorum: true }, z > context.lastLogged ? { lastLogged: z } : {});
               }),
             },
           }),

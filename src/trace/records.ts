@@ -83,6 +83,7 @@ export function labelMessage(m: Record<string, unknown>): string {
     case 'TRUNC':
     case 'ACK':
     case 'COMMIT':
+    case 'LEADERACK':
     case 'PING':
       return `${type} ${zx(m.zxid)}`;
     case 'SNAP':

@@ -43,6 +43,7 @@ const oracle = z.discriminatedUnion('type', [
   msg('REQUEST', { requests: z.array(z.strictObject({ id: z.string(), data: bytes })) }),
   msg('SYNC', { id: z.string() }),
   msg('SYNCREPLY', { id: z.string(), zxid }),
+  msg('LEADERACK', { zxid }),
 ]);
 
 // ---- seeded generation ----
@@ -117,7 +118,7 @@ class Gen {
       case 'SYNCREPLY':
         return { type, id: this.id(), zxid: this.zxid() };
       default:
-        return { type, zxid: this.zxid() }; // DIFF, TRUNC, ACK, COMMIT, PING
+        return { type, zxid: this.zxid() }; // DIFF, TRUNC, ACK, COMMIT, PING, LEADERACK
     }
   }
 }

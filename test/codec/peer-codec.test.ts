@@ -44,6 +44,7 @@ const messageArbs: { [T in PeerMessageType]: fc.Arbitrary<Extract<PeerMessage, {
   REQUEST: fc.record({ type: t('REQUEST'), requests }),
   SYNC: fc.record({ type: t('SYNC'), id }),
   SYNCREPLY: fc.record({ type: t('SYNCREPLY'), id, zxid }),
+  LEADERACK: fc.record({ type: t('LEADERACK'), zxid }),
 };
 
 function decodeOk(bytes: Uint8Array): PeerMessage {

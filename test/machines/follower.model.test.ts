@@ -63,17 +63,20 @@ describe('follower: through every phase', () => {
     h.send(qm({ type: 'DIFF', zxid: z(2, 1) }));
     h.send(qm({ type: 'PROPOSAL', txns: [txn(2, 1)] }));
     h.send(qm({ type: 'COMMIT', zxid: z(1, 3) }));
+    h.send(qm({ type: 'LEADERACK', zxid: z(2, 1) }));
     h.send(PING);
     h.send(qm({ type: 'NEWLEADER', epoch: 2, zxid: z(2, 1) }));
     expect(h.states()).toContain('session.protocol.synchronization.awaitingDurableLog');
     h.send(qm({ type: 'PROPOSAL', txns: [txn(2, 2)] }));
     h.send(qm({ type: 'COMMIT', zxid: z(2, 1) }));
+    h.send(qm({ type: 'LEADERACK', zxid: z(2, 2) }));
     h.send(PING);
     h.take();
     h.send({ type: 'LOG_SYNCED', zxid: z(2, 1) });
     expect(h.take('persistCurrentEpoch')).toEqual([{ type: 'persistCurrentEpoch', epoch: 2 }]);
     h.send(qm({ type: 'PROPOSAL', txns: [txn(2, 3)] }));
     h.send(qm({ type: 'COMMIT', zxid: z(2, 1) }));
+    h.send(qm({ type: 'LEADERACK', zxid: z(2, 3) }));
     h.send(PING);
     expect(sent(h)).not.toContain('ACKNEWLEADER'); // only after CURRENT_EPOCH_PERSISTED
     h.send({ type: 'CURRENT_EPOCH_PERSISTED', epoch: 2 });
@@ -82,6 +85,9 @@ describe('follower: through every phase', () => {
     expect(h.take('send').map((e) => e.msg)).toEqual([{ type: 'ACK', zxid: z(2, 3) }]);
     h.send(qm({ type: 'PROPOSAL', txns: [txn(2, 4)] }));
     h.send(qm({ type: 'COMMIT', zxid: z(2, 2) }));
+    h.send(qm({ type: 'LEADERACK', zxid: z(2, 3) }));
+    // not synced yet: the leader's ack commits nothing here (only its COMMIT does)
+    expect(h.take('deliver').at(-1)).toEqual({ type: 'deliver', upTo: z(2, 2) });
     h.send(PING);
     h.send(qm({ type: 'UPTODATE', committed: z(2, 2) }));
     expect(h.states()).toContain('session.protocol.broadcast');
@@ -97,6 +103,10 @@ describe('follower: through every phase', () => {
     h.send(qm({ type: 'SYNCREPLY', id: 'c4', zxid: z(2, 4) }));
     expect(sent(h)).toEqual(['ACK', 'REQUEST', 'SYNC', 'PING']);
     expect(h.take('deliver').at(-1)).toEqual({ type: 'deliver', upTo: z(2, 4) });
+    h.send(qm({ type: 'LEADERACK', zxid: z(2, 5) }));
+    expect(h.take('deliver')).toEqual([]); // 2:5 is not durable here yet
+    h.send({ type: 'LOG_SYNCED', zxid: z(2, 5) });
+    expect(h.take('deliver')).toEqual([{ type: 'deliver', upTo: z(2, 5) }]); // no COMMIT needed
     expect(h.take('syncDone')).toHaveLength(1);
     h.send(qm({ type: 'LEADERINFO', newEpoch: 3 }));
     expect(h.status()).toBe('done');
@@ -124,6 +134,64 @@ describe('follower: through every phase', () => {
     h.send({ type: 'LEADER_CONNECTED', leader: 1 });
     h.send(qm({ type: 'LEADERINFO', newEpoch: 2 }));
     expect(h.take('send').at(-1)!.msg).toMatchObject({ type: 'ACKEPOCH', counted: false });
+  });
+});
+
+describe('follower: LEADERACK (the leader and this follower form a quorum)', () => {
+  /** synced by DIFF at 1:3 under leader 1 of `members`, in broadcast */
+  function synced(members: number[]) {
+    const input: Omit<FollowerInput, 'io'> = {
+      self: 2,
+      leader: 1,
+      quorum: new MajorityQuorum(members),
+      timing: T,
+      facts: { acceptedEpoch: 1, currentEpoch: 1, lastLogged: z(1, 3), history: { base: 0n, ranges: [{ epoch: 1, first: 1, last: 3 }] } },
+    };
+    const h = driveCovered(followerMachine, input);
+    h.send({ type: 'LEADER_CONNECTED', leader: 1 });
+    h.send(qm({ type: 'LEADERINFO', newEpoch: 2 }));
+    h.send({ type: 'ACCEPTED_EPOCH_PERSISTED', epoch: 2 });
+    h.send(qm({ type: 'DIFF', zxid: z(1, 3) }));
+    h.send(qm({ type: 'NEWLEADER', epoch: 2, zxid: z(1, 3) }));
+    h.send({ type: 'CURRENT_EPOCH_PERSISTED', epoch: 2 });
+    h.send(qm({ type: 'UPTODATE', committed: z(1, 3) }));
+    expect(h.states()).toContain('session.protocol.broadcast');
+    h.take();
+    return h;
+  }
+
+  it('commits what both logged, in either order of the two acks, never past either', () => {
+    const h = synced([1, 2, 3]);
+    h.send(qm({ type: 'PROPOSAL', txns: [txn(2, 1), txn(2, 2)] }));
+    h.send({ type: 'LOG_SYNCED', zxid: z(2, 2) });
+    expect(h.take('deliver')).toEqual([]);
+    h.send(qm({ type: 'LEADERACK', zxid: z(2, 1) }));
+    expect(h.take('deliver')).toEqual([{ type: 'deliver', upTo: z(2, 1) }]);
+    h.send(qm({ type: 'PROPOSAL', txns: [txn(2, 3)] }));
+    h.send(qm({ type: 'LEADERACK', zxid: z(2, 3) }));
+    expect(h.take('deliver')).toEqual([{ type: 'deliver', upTo: z(2, 2) }]); // 2:3 not durable here
+    h.send({ type: 'LOG_SYNCED', zxid: z(2, 3) });
+    expect(h.take('deliver')).toEqual([{ type: 'deliver', upTo: z(2, 3) }]);
+    h.send(qm({ type: 'COMMIT', zxid: z(2, 3) })); // the leader's COMMIT then changes nothing
+    expect(h.take('deliver')).toEqual([]);
+    expect(h.status()).toBe('active');
+    // a PING carries the leader's commit point: it commits too (never past what we received)
+    h.send(qm({ type: 'PROPOSAL', txns: [txn(2, 4)] }));
+    h.send({ type: 'LOG_SYNCED', zxid: z(2, 4) });
+    h.take();
+    h.send(qm({ type: 'PING', zxid: z(2, 9) }));
+    expect(h.take('deliver')).toEqual([{ type: 'deliver', upTo: z(2, 4) }]);
+    expect(h.take('send').map((e) => e.msg.type)).toEqual(['PING']);
+  });
+
+  it('where the two are no quorum (5 servers), only COMMIT commits', () => {
+    const h = synced([1, 2, 3, 4, 5]);
+    h.send(qm({ type: 'PROPOSAL', txns: [txn(2, 1)] }));
+    h.send({ type: 'LOG_SYNCED', zxid: z(2, 1) });
+    h.send(qm({ type: 'LEADERACK', zxid: z(2, 1) }));
+    expect(h.take('deliver')).toEqual([]);
+    h.send(qm({ type: 'COMMIT', zxid: z(2, 1) }));
+    expect(h.take('deliver')).toEqual([{ type: 'deliver', upTo: z(2, 1) }]);
   });
 });
 

@@ -77,7 +77,9 @@ describe('leader: one leadership', () => {
     expect(h.take('propose').map((e) => [e.first, e.requests.length])).toEqual([[z(2, 1), 2], [z(2, 3), 1]]);
     h.send({ type: 'LOG_SYNCED', zxid: z(2, 3) });
     h.send(qm(2, { type: 'ACK', zxid: z(2, 3) }));
-    expect(h.take('broadcast').filter((e) => e.msg.type === 'COMMIT').map((e) => e.msg)).toEqual([{ type: 'COMMIT', zxid: z(2, 3) }]);
+    // 2 and 3 each form a quorum with us: our LEADERACK commits (2,3) there, no COMMIT needed
+    expect(h.take('broadcast').filter((e) => e.msg.type !== 'UPTODATE').map((e) => [e.to, e.msg])).toEqual([[[2, 3], { type: 'LEADERACK', zxid: z(2, 3) }]]);
+    expect(h.take('deliver').at(-1)).toEqual({ type: 'deliver', upTo: z(2, 3) });
     h.send(qm(2, { type: 'SYNC', id: 's1' }));
     h.send({ type: 'CLIENT_SYNC', id: 's2' });
     expect(h.take('syncDone')).toEqual([{ type: 'syncDone', id: 's2', zxid: z(2, 3) }]);
@@ -100,6 +102,45 @@ describe('leader: one leadership', () => {
     h.send(qm(3, ackEpoch()));
     expect(h.take('syncLearner')).toEqual([{ type: 'syncLearner', sid: 3, plan: { mode: 'DIFF', from: z(1, 3) }, upTo: z(2, 1), committed: z(1, 3) }]);
     expect(h.take('send').map((e) => e.msg)).toContainEqual({ type: 'NEWLEADER', epoch: 2, zxid: z(2, 1) });
+  });
+
+  it("its own log write, when it leaves something uncommitted, goes to the synced followers it forms a quorum with (LEADERACK)", () => {
+    const h = established();
+    h.send({ type: 'CLIENT_REQUESTS', requests: [req('a'), req('b')] });
+    h.take();
+    h.send({ type: 'LOG_SYNCED', zxid: z(2, 2) });
+    expect(h.take('broadcast').map((e) => [e.to, e.msg])).toEqual([[[2], { type: 'LEADERACK', zxid: z(2, 2) }]]);
+    h.send(qm(2, { type: 'ACK', zxid: z(2, 2) }));
+    expect(h.take('broadcast')).toEqual([]); // committed, and the LEADERACK already covers it for 2
+    expect(h.take('deliver')).toEqual([{ type: 'deliver', upTo: z(2, 2) }]);
+    h.take();
+    const before = h.actor.getSnapshot().context;
+    h.send(qm(2, { type: 'ACK', zxid: z(2, 1) })); // spent: at or below the commit point, no new context
+    expect(h.actor.getSnapshot().context).toBe(before);
+    expect(h.take()).toEqual([]);
+    // its write after the quorum's: committed at once, nothing to share
+    h.send({ type: 'CLIENT_REQUESTS', requests: [req('c')] });
+    h.send(qm(2, { type: 'ACK', zxid: z(2, 3) }));
+    h.take();
+    h.send({ type: 'LOG_SYNCED', zxid: z(2, 3) });
+    expect(h.take('broadcast').map((e) => e.msg.type)).toEqual(['COMMIT']);
+  });
+
+  it('no LEADERACK where the leader and one follower are no quorum (5 servers)', () => {
+    const h = driveCovered(leaderMachine, { self: 1, quorum: new MajorityQuorum([1, 2, 3, 4, 5]), timing: T, facts: FACTS });
+    h.send(qm(2, info()));
+    h.send(qm(3, info()));
+    h.send({ type: 'ACCEPTED_EPOCH_PERSISTED', epoch: 2 });
+    h.send(qm(2, ackEpoch()));
+    h.send(qm(3, ackEpoch()));
+    h.send({ type: 'CURRENT_EPOCH_PERSISTED', epoch: 2 });
+    h.send(qm(2, { type: 'ACKNEWLEADER', epoch: 2 }));
+    h.send(qm(3, { type: 'ACKNEWLEADER', epoch: 2 }));
+    expect(h.take('established')).toHaveLength(1);
+    h.send({ type: 'CLIENT_REQUESTS', requests: [req('a')] });
+    h.take();
+    h.send({ type: 'LOG_SYNCED', zxid: z(2, 1) });
+    expect(h.take('broadcast')).toEqual([]);
   });
 
   it('a learner that disconnects in discovery is dropped', () => {
