@@ -5,7 +5,8 @@
  */
 import { assign } from 'xstate';
 import { deliverWith, followerMachine } from '../../machines/follower.js';
-import { commitUpTo, leaderMachine, progressOf, quorumCommitPoint, shareLogged } from '../../machines/leader.js';
+import { commitUpTo, leaderMachine, progressOf, quorumCommitPoint, shareLogged, type LeaderContext } from '../../machines/leader.js';
+import type { Zxid } from '../zxid.js';
 import { lookingMachine } from '../../machines/looking.js';
 import { peerMachine } from '../../machines/peer.js';
 import type { PeerEvent } from '../../machines/types.js';
@@ -33,6 +34,26 @@ function zxidOnlyOrder(candidate: Vote, current: Vote, quorum: QuorumSystem): bo
   if (quorum.weight(candidate.leader) === 0) return false;
   if (candidate.zxid !== current.zxid) return candidate.zxid > current.zxid;
   return candidate.leader > current.leader;
+}
+
+/**
+ * The leader with its `advanceCommit` rebuilt from the real helpers: `point` picks the commit point,
+ * `shareTo` (if given) the LEADERACK recipients after its own log write.
+ */
+function leaderWithCommit(
+  point: (ctx: LeaderContext, lastLogged: Zxid, acks: LeaderContext['acks']) => Zxid,
+  shareTo?: (ctx: LeaderContext, sid: number) => boolean,
+): typeof leaderMachine {
+  return leaderMachine.provide({
+    actions: {
+      advanceCommit: assign(({ context, event }) => {
+        const progress = progressOf(context, event);
+        const lastLogged = progress.lastLogged ?? context.lastLogged;
+        const patch = { ...progress, ...commitUpTo(context, point(context, lastLogged, progress.acks ?? context.acks), lastLogged) };
+        return shareTo && event.type === 'LOG_SYNCED' ? shareLogged(context, patch, shareTo) : patch;
+      }),
+    },
+  });
 }
 
 export function plantedMachine(bug: PlantedBug): typeof peerMachine {
@@ -69,15 +90,7 @@ export function plantedMachine(bug: PlantedBug): typeof peerMachine {
       // Commit whatever the leader itself has logged, without waiting for a quorum.
       return peerMachine.provide({
         actors: {
-          leader: leaderMachine.provide({
-            actions: {
-              advanceCommit: assign(({ context, event }) => {
-                const progress = progressOf(context, event);
-                const lastLogged = progress.lastLogged ?? context.lastLogged;
-                return { ...progress, ...commitUpTo(context, lastLogged, lastLogged) };
-              }),
-            },
-          }),
+          leader: leaderWithCommit((_ctx, lastLogged) => lastLogged),
         },
       });
     case 'ignore-epoch-in-vote':
@@ -112,16 +125,10 @@ export function plantedMachine(bug: PlantedBug): typeof peerMachine {
       // the two are no quorum (5 or 7 servers, weighted or hierarchical quorums).
       return peerMachine.provide({
         actors: {
-          leader: leaderMachine.provide({
-            actions: {
-              advanceCommit: assign(({ context, event }) => {
-                const progress = progressOf(context, event);
-                const lastLogged = progress.lastLogged ?? context.lastLogged;
-                const patch = { ...progress, ...commitUpTo(context, quorumCommitPoint(context, lastLogged, progress.acks ?? context.acks), lastLogged) };
-                return event.type === 'LOG_SYNCED' ? shareLogged(context, patch, (ctx, sid) => ctx.learners[sid]?.phase === 'synced') : patch;
-              }),
-            },
-          }),
+          leader: leaderWithCommit(
+            (ctx, lastLogged, acks) => quorumCommitPoint(ctx, lastLogged, acks),
+            (ctx, sid) => ctx.learners[sid]?.phase === 'synced',
+          ),
           follower: followerMachine.provide({
             actions: {
               noteLeaderLoggedAndDeliver: assign(({ context, event }) => {

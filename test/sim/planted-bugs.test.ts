@@ -70,15 +70,11 @@ async function put(c: SimCluster, sid: number, n: number, prefix: string): Promi
   await until(c, () => done === n);
 }
 
-/**
- * The old leader drops off the network silently with writes only it has; the others establish a
- * new epoch without them, and the new leader dies at once. When the old leader returns, the vote
- * order must prefer the server of the newer epoch.
- */
-async function staleLeaderReturns(bug?: PlantedBug, crashFollowerAfterAck = false): Promise<SimCluster> {
+/** A fault-free majority cluster of `nodes` servers (the planted `bug`, if any), started, with a leader. */
+async function scripted(seed: number, nodes: number, bug?: PlantedBug): Promise<SimCluster> {
   const c = new SimCluster({
-    seed: 11,
-    nodes: 3,
+    seed,
+    nodes,
     quorum: 'majority',
     faults: 'none',
     txns: 0,
@@ -88,6 +84,16 @@ async function staleLeaderReturns(bug?: PlantedBug, crashFollowerAfterAck = fals
   });
   await c.startAll();
   await until(c, () => c.leader() !== null);
+  return c;
+}
+
+/**
+ * The old leader drops off the network silently with writes only it has; the others establish a
+ * new epoch without them, and the new leader dies at once. When the old leader returns, the vote
+ * order must prefer the server of the newer epoch.
+ */
+async function staleLeaderReturns(bug?: PlantedBug, crashFollowerAfterAck = false): Promise<SimCluster> {
+  const c = await scripted(11, 3, bug);
   const old = c.leader()!;
   await put(c, old, 5, 'a');
   const others = [1, 2, 3].filter((s) => s !== old);
@@ -120,18 +126,7 @@ async function staleLeaderReturns(bug?: PlantedBug, crashFollowerAfterAck = fals
  * has applied a write the ensemble never committed.
  */
 async function writeOnlyOnLeaderAndOne(bug?: PlantedBug): Promise<SimCluster> {
-  const c = new SimCluster({
-    seed: 5,
-    nodes: 5,
-    quorum: 'majority',
-    faults: 'none',
-    txns: 0,
-    clients: 0,
-    recoveryBoundMs: 3000,
-    ...(bug ? { machine: plantedMachine(bug) } : {}),
-  });
-  await c.startAll();
-  await until(c, () => c.leader() !== null);
+  const c = await scripted(5, 5, bug);
   const lead = c.leader()!;
   await put(c, lead, 3, 'a');
   const [one, ...rest] = [1, 2, 3, 4, 5].filter((s) => s !== lead) as [number, ...number[]];
