@@ -130,6 +130,12 @@ export function quorumCommitPoint(ctx: LeaderContext, lastLogged = ctx.lastLogge
 
 const NO_PROGRESS: Partial<LeaderContext> = Object.freeze({});
 
+/** The ACK is above what a learner that acked NEWLEADER has acked so far (others' ACKs count for nothing). */
+function ackMovesLearner(ctx: LeaderContext, sid: ServerId, zxid: Zxid): boolean {
+  const prev = ctx.acks[sid];
+  return prev !== undefined && zxid > prev;
+}
+
 /**
  * What an event tells about durable progress: our own LOG_SYNCED moves lastLogged, the ACK of a
  * learner that acked NEWLEADER moves its cumulative ack. Nothing for any other event (or an old zxid).
@@ -137,8 +143,7 @@ const NO_PROGRESS: Partial<LeaderContext> = Object.freeze({});
 export function progressOf(ctx: LeaderContext, event: LeaderEvent): Partial<LeaderContext> {
   if (event.type === 'LOG_SYNCED') return event.zxid > ctx.lastLogged ? { lastLogged: event.zxid } : NO_PROGRESS;
   if (event.type === 'LEARNER_ACK') {
-    const prev = ctx.acks[event.sid];
-    if (prev === undefined || event.zxid <= prev) return NO_PROGRESS;
+    if (!ackMovesLearner(ctx, event.sid, event.zxid)) return NO_PROGRESS;
     return { acks: { ...ctx.acks, [event.sid]: event.zxid } };
   }
   return NO_PROGRESS;
@@ -234,8 +239,7 @@ export const leaderMachine = setup({
   guards: {
     ackIsSpent: ({ context, event }) => {
       const e = event as Ev<'LEARNER_ACK'>;
-      const prev = context.acks[e.sid];
-      return prev === undefined || e.zxid <= prev || e.zxid <= context.committed;
+      return e.zxid <= context.committed || !ackMovesLearner(context, e.sid, e.zxid);
     },
     isFollowerInfo: ({ event }) => event.type === 'QUORUM_MESSAGE' && event.msg.type === 'FOLLOWERINFO',
     fromKnownLearner: ({ context, event }) => {

@@ -82,10 +82,9 @@ export const learnerHandlerMachine = setup({
   guards: {
     isAckEpoch: ({ event }) => msg(event)?.type === 'ACKEPOCH',
     isAckNewLeader: ({ event }) => msg(event)?.type === 'ACKNEWLEADER',
-    isAck: ({ event }) => msg(event)?.type === 'ACK',
     isPing: ({ event }) => msg(event)?.type === 'PING',
-    isRequest: ({ event }) => msg(event)?.type === 'REQUEST',
-    isSync: ({ event }) => msg(event)?.type === 'SYNC',
+    /** an ACK, REQUEST or SYNC: what a synced learner's handler relays (relayReport decides) */
+    isRelayed: ({ context, event }) => event.type === 'QUORUM_MESSAGE' && relayReport(context.sid, event.msg) !== null,
     isOurConnection: ({ context, event }) => event.type === 'PEER_DISCONNECTED' && event.sid === context.sid,
     learnerIsSilent: ({ context, event }) => event.type === 'PEER_SILENT' && event.sid === context.sid,
   },
@@ -184,10 +183,8 @@ export const learnerHandlerMachine = setup({
             synced: {
               on: {
                 QUORUM_MESSAGE: [
-                  { guard: 'isAck', actions: 'relay' },
+                  { guard: 'isRelayed', actions: 'relay' },
                   { guard: 'isPing' },
-                  { guard: 'isRequest', actions: 'relay' },
-                  { guard: 'isSync', actions: 'relay' },
                   { target: '#learnerHandler.closed', actions: 'loseOnEvent' },
                 ],
               },
