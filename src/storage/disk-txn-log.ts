@@ -400,13 +400,17 @@ export class DiskTxnLog implements TxnLog {
       return;
     }
     const file = path.join(this.dir, seg.name);
+    // Still the active segment: its data ends at `size` (preallocated zeros follow). An earlier one,
+    // reopened after the active one was deleted, was cut back to its data when the next one started.
+    const active = this.fd !== null;
     if (this.fd === null) this.fd = await openFd(file, 'r+');
-    const buf = await fsp.readFile(file);
+    const whole = await fsp.readFile(file);
+    const buf = active ? whole.subarray(0, this.size) : whole;
     const headerBytes = decodeSegmentHeader(buf, file, this.clusterId);
     const scan = scanSegment(buf, headerBytes, file, seg.first, false, zxid);
     await ftruncate(this.fd, scan.validEnd);
     if (this.sync) await this.dataSync(this.fd);
-    this.logger.info({ file: seg.name, offset: scan.validEnd, bytesDropped: this.size - scan.validEnd, truncateAfter: formatZxid(zxid) }, 'txn log: truncated');
+    this.logger.info({ file: seg.name, offset: scan.validEnd, bytesDropped: buf.length - scan.validEnd, truncateAfter: formatZxid(zxid) }, 'txn log: truncated');
     this.size = scan.validEnd;
     this.allocated = scan.validEnd;
     this.last = scan.lastZxid;
