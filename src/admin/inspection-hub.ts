@@ -1,15 +1,32 @@
 /**
- * InspectionHub: turns one server's XState inspection events into what the inspector page shows:
- * the current state configuration of every actor (peer, its role, on a leader one handler per
- * learner), a ring of recent transitions, and a live stream of records. Cheap on the hot path: a
- * state change is noticed by the identity of XState's active-node list, which only changes when a
- * transition has a target, and ordinary events become records only while someone is watching, at a
- * bounded rate (the rest are counted as dropped).
+ * InspectionHub: turns one server's actors into what the inspector page shows: the current state
+ * configuration of every actor (peer, its role, on a leader one handler per learner), a ring of recent
+ * transitions, and a live stream of records.
+ *
+ * Cheap on the hot path when nobody watches: the hub follows each state-machine actor through a
+ * snapshot subscription (one call per macrostep that compares XState's active-node list by identity;
+ * it only changes when a transition has a target) and follows children as they are spawned. XState's
+ * full inspection (an event object for every event, action and microstep) is attached to the actor
+ * system only while someone watches the stream; then ordinary events become records too, at a
+ * bounded rate, and transitions name the event that caused them.
  */
 import { Observable, Subject } from 'rxjs';
-import type { ActorRefLike, InspectionEvent } from 'xstate';
+import type { InspectionEvent, Subscription } from 'xstate';
 
-type Ref = ActorRefLike & { id?: string; logic?: { id?: unknown } };
+/** What the hub needs of an actor: XState's `ActorRef`, loosely typed (any machine). */
+export interface InspectedActor {
+  id?: string;
+  logic?: { id?: unknown };
+  getSnapshot(): unknown;
+  subscribe(observer: { next?: (snapshot: unknown) => void; error?: (err: unknown) => void; complete?: () => void }): Subscription;
+}
+
+/** A running actor system: its root (followed with its spawned children) and XState's system-wide inspection. */
+export interface InspectedSystem {
+  root: InspectedActor;
+  /** `actor.system.inspect`: attached only while someone watches */
+  inspect(observer: (ev: InspectionEvent) => void): Subscription;
+}
 
 export interface ActorView {
   /** the actor's id: `peer-<sid>` for the root, `role` for the role machine, `learner-<sid>` on a leader */
@@ -21,7 +38,8 @@ export interface ActorView {
 }
 
 export type InspectionRecord =
-  | { kind: 'transition'; seq: number; t: number; actor: string; machine: string; event: string; from: string[]; to: string[] }
+  /** `event` is the one that caused it, known only while someone watches */
+  | { kind: 'transition'; seq: number; t: number; actor: string; machine: string; event?: string; from: string[]; to: string[] }
   | { kind: 'event'; seq: number; t: number; actor: string; machine: string; event: string }
   | { kind: 'actor-started'; seq: number; t: number; actor: string; machine: string; states: string[] }
   | { kind: 'actor-stopped'; seq: number; t: number; actor: string; machine: string }
@@ -38,15 +56,20 @@ export interface InspectionHubOptions {
 interface Tracked {
   view: ActorView;
   nodes: unknown;
+  children: unknown;
+  sub: Subscription | null;
+  /** type of the event being processed (set from XState's inspection while watched) */
+  event: string | undefined;
 }
 
 interface SnapshotLike {
   status?: string;
   _nodes?: readonly { id: string }[];
+  children?: Record<string, InspectedActor | undefined>;
 }
 
 export class InspectionHub {
-  private readonly actors = new Map<Ref, Tracked>();
+  private readonly actors = new Map<InspectedActor, Tracked>();
   private readonly ring: InspectionRecord[] = [];
   private readonly records = new Subject<InspectionRecord>();
   private seq = 0;
@@ -57,6 +80,8 @@ export class InspectionHub {
   private windowCount = 0;
   private dropped = 0;
   private watchers = 0;
+  private system: InspectedSystem | null = null;
+  private inspection: Subscription | null = null;
 
   /** every record as it happens (subscribe to watch; events flow only while someone does) */
   readonly records$: Observable<InspectionRecord>;
@@ -66,28 +91,30 @@ export class InspectionHub {
     this.rate = o.eventsPerSecond ?? 60;
     this.now = o.now ?? Date.now;
     this.records$ = new Observable<InspectionRecord>((sub) => {
-      this.watchers++;
+      if (this.watchers++ === 0) this.startInspection();
       const s = this.records.subscribe(sub);
       return () => {
-        this.watchers--;
         s.unsubscribe();
+        if (--this.watchers === 0) this.stopInspection();
       };
     });
   }
 
-  /** The callback to give XState (`createActor(m, { inspect })`, ZabNode's `inspect` option). */
-  readonly inspect = (ev: InspectionEvent): void => {
-    switch (ev.type) {
-      case '@xstate.snapshot':
-        this.onSnapshot(ev.actorRef, ev.snapshot as SnapshotLike, ev.event.type);
-        return;
-      case '@xstate.event':
-        if (this.watchers > 0 && this.actors.has(ev.actorRef)) this.onEvent(ev.actorRef, ev.event);
-        return;
-      default:
-        return;
-    }
-  };
+  /** Follows a started actor system (the root now, its machine children as they are spawned). */
+  attach(system: InspectedSystem): void {
+    if (this.system) throw new Error('InspectionHub: already attached to an actor system');
+    this.system = system;
+    this.follow(system.root);
+    if (this.watchers > 0) this.startInspection();
+  }
+
+  /** Stops following (the actors keep running). */
+  detach(): void {
+    this.stopInspection();
+    for (const t of this.actors.values()) t.sub?.unsubscribe();
+    this.actors.clear();
+    this.system = null;
+  }
 
   /** Current state configuration of every live actor, the root first. */
   views(): ActorView[] {
@@ -99,35 +126,76 @@ export class InspectionHub {
     return [...this.ring];
   }
 
-  private onSnapshot(ref: Ref, snap: SnapshotLike, eventType: string): void {
-    const nodes = snap._nodes;
-    if (!nodes) return; // not a state machine (callbacks, promises)
-    let tracked = this.actors.get(ref);
-    if (snap.status === 'stopped' || snap.status === 'done' || snap.status === 'error') {
-      if (tracked) {
-        this.actors.delete(ref);
-        this.push({ kind: 'actor-stopped', seq: 0, t: this.now(), actor: tracked.view.actor, machine: tracked.view.machine }, true);
-      }
-      return;
-    }
-    if (!tracked) {
-      const machine = ref.logic?.id;
-      const actor = ref.id ?? '?';
-      tracked = { view: { actor, machine: typeof machine === 'string' ? machine : '?', states: ids(nodes) }, nodes };
-      this.actors.set(ref, tracked);
-      this.push({ kind: 'actor-started', seq: 0, t: this.now(), actor, machine: tracked.view.machine, states: tracked.view.states }, true);
-      return;
-    }
-    if (tracked.nodes === nodes) return;
-    tracked.nodes = nodes;
-    const from = tracked.view.states;
-    const to = ids(nodes);
-    if (sameIds(from, to)) return;
-    tracked.view.states = to;
-    this.push({ kind: 'transition', seq: 0, t: this.now(), actor: tracked.view.actor, machine: tracked.view.machine, event: eventType, from, to }, true);
+  private startInspection(): void {
+    if (this.system && !this.inspection) this.inspection = this.system.inspect(this.onInspection);
   }
 
-  private onEvent(ref: Ref, event: { type: string; [k: string]: unknown }): void {
+  private stopInspection(): void {
+    this.inspection?.unsubscribe();
+    this.inspection = null;
+    for (const t of this.actors.values()) t.event = undefined;
+  }
+
+  private readonly onInspection = (ev: InspectionEvent): void => {
+    if (ev.type !== '@xstate.event') return;
+    const tracked = this.actors.get(ev.actorRef as unknown as InspectedActor);
+    if (!tracked) return;
+    tracked.event = ev.event.type;
+    this.onEvent(tracked, ev.event);
+  };
+
+  private follow(ref: InspectedActor): void {
+    if (this.actors.has(ref)) return;
+    const snap = ref.getSnapshot() as SnapshotLike;
+    const nodes = snap._nodes;
+    if (!nodes || snap.status !== 'active') return; // not a state machine (callbacks, promises), or over
+    const machine = ref.logic?.id;
+    const actor = ref.id ?? '?';
+    const tracked: Tracked = { view: { actor, machine: typeof machine === 'string' ? machine : '?', states: ids(nodes) }, nodes, children: undefined, sub: null, event: undefined };
+    this.actors.set(ref, tracked);
+    this.push({ kind: 'actor-started', seq: 0, t: this.now(), actor, machine: tracked.view.machine, states: tracked.view.states }, true);
+    // An error observer is required: without one XState reports a child's error as unhandled.
+    tracked.sub = ref.subscribe({
+      next: (s) => this.onSnapshot(ref, s as SnapshotLike),
+      error: () => this.onStopped(ref),
+      complete: () => this.onStopped(ref),
+    });
+    this.followChildren(tracked, snap);
+  }
+
+  private followChildren(tracked: Tracked, snap: SnapshotLike): void {
+    if (snap.children === tracked.children) return;
+    tracked.children = snap.children;
+    for (const child of Object.values(snap.children ?? {})) if (child) this.follow(child);
+  }
+
+  private onSnapshot(ref: InspectedActor, snap: SnapshotLike): void {
+    const tracked = this.actors.get(ref);
+    if (!tracked) return;
+    const nodes = snap._nodes;
+    if (nodes && tracked.nodes !== nodes) {
+      tracked.nodes = nodes;
+      const from = tracked.view.states;
+      const to = ids(nodes);
+      if (!sameIds(from, to)) {
+        tracked.view.states = to;
+        const r: InspectionRecord = { kind: 'transition', seq: 0, t: this.now(), actor: tracked.view.actor, machine: tracked.view.machine, from, to };
+        if (tracked.event !== undefined) r.event = tracked.event;
+        this.push(r, true);
+      }
+    }
+    this.followChildren(tracked, snap);
+  }
+
+  private onStopped(ref: InspectedActor): void {
+    const tracked = this.actors.get(ref);
+    if (!tracked) return;
+    this.actors.delete(ref);
+    tracked.sub?.unsubscribe();
+    this.push({ kind: 'actor-stopped', seq: 0, t: this.now(), actor: tracked.view.actor, machine: tracked.view.machine }, true);
+  }
+
+  private onEvent(tracked: Tracked, event: { type: string; [k: string]: unknown }): void {
     const t = this.now();
     if (t - this.windowStart >= 1000) {
       if (this.dropped > 0) this.push({ kind: 'dropped', seq: 0, t, events: this.dropped }, false);
@@ -140,7 +208,6 @@ export class InspectionHub {
       return;
     }
     this.windowCount++;
-    const tracked = this.actors.get(ref)!;
     this.push({ kind: 'event', seq: 0, t, actor: tracked.view.actor, machine: tracked.view.machine, event: describeEvent(event) }, false);
   }
 

@@ -160,7 +160,7 @@ class Panel {
     }
   }
   logRecord(r) {
-    if (r.kind === 'transition') this.logLine('transition', r.t, r.actor + '  ' + r.event + '  →  ' + leaves(r.to).map(short).join(', '));
+    if (r.kind === 'transition') this.logLine('transition', r.t, r.actor + (r.event ? '  ' + r.event : '') + '  →  ' + leaves(r.to).map(short).join(', '));
     else if (r.kind === 'event') { if (shown(r.event)) this.logLine('event', r.t, r.actor + '  ' + r.event); }
     else if (r.kind === 'actor-started') this.logLine('actor', r.t, '+ ' + r.actor + ' (' + r.machine + ') in ' + leaves(r.states).map(short).join(', '));
     else if (r.kind === 'actor-stopped') this.logLine('actor', r.t, '− ' + r.actor + ' (' + r.machine + ') stopped');

@@ -21,7 +21,7 @@ import type { EpochStore, LogRecord, SnapshotStore, TxnLog } from '../storage/po
 import { counterOf, epochOf, formatZxid, makeZxid, type Zxid } from '../zxid.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import type { Clock, PeerTransport, TransportHandler } from './ports.js';
-import type { InspectionEvent } from 'xstate';
+import type { InspectionEvent, Subscription } from 'xstate';
 
 export interface NodeObserver {
   proposed?(sid: ServerId, epoch: number, txn: Txn): void;
@@ -246,6 +246,16 @@ export class ZabNode implements TransportHandler {
   /** The log may no longer hold records up to `zxid` (segments purged after a snapshot). */
   notePurged(zxid: Zxid): void {
     if (zxid > this.purgedUpTo) this.purgedUpTo = zxid;
+  }
+
+  /**
+   * The running actor system (null before start), for an inspector that follows the actors and
+   * attaches XState's inspection only while someone watches (`inspect` in the options is for the
+   * whole life of the server: traces).
+   */
+  actorSystem(): { root: Actor<typeof peerMachine>; inspect(observer: (ev: InspectionEvent) => void): Subscription } | null {
+    const actor = this.actor;
+    return actor ? { root: actor, inspect: (observer) => actor.system.inspect(observer) } : null;
   }
 
   /** The statechart's current snapshot (for inspection and tests). */

@@ -53,7 +53,6 @@ import { AdminServer, type EnsembleMember } from '../admin/admin-server.js';
 import { InspectionHub } from '../admin/inspection-hub.js';
 import { countingTransport, ServerMetrics } from '../admin/metrics.js';
 import { statelyForwarder, type StatelyForwarder } from '../admin/stately.js';
-import type { InspectionEvent } from 'xstate';
 
 export interface RoleState {
   serverId: number;
@@ -212,15 +211,9 @@ export class ZabServer {
     const tOpened = performance.now();
 
     const adminPort = this.adminPortSetting();
-    const inspectors: ((ev: InspectionEvent) => void)[] = [];
-    if (adminPort !== null) {
-      this.hub = new InspectionHub();
-      inspectors.push(this.hub.inspect);
-    }
-    if (this.o.statelyInspector) {
-      this.stately = await statelyForwarder(this.o.statelyInspector, logger);
-      inspectors.push(this.stately.inspect);
-    }
+    // The admin port's hub follows the actors once they run (below); a Stately inspector gets every event.
+    if (adminPort !== null) this.hub = new InspectionHub();
+    if (this.o.statelyInspector) this.stately = await statelyForwarder(this.o.statelyInspector, logger);
     const metrics = this.metrics;
     log.onSync = (seconds) => metrics.fsync(seconds);
 
@@ -260,7 +253,7 @@ export class ZabServer {
       // Requests arriving in one event-loop turn (all clients' frames read in it) become one batch.
       schedule: (fn) => void setImmediate(fn),
       onFatal: (err) => this.fatal.next(err),
-      ...(inspectors.length === 1 ? { inspect: inspectors[0]! } : inspectors.length > 1 ? { inspect: (ev: InspectionEvent) => inspectors.forEach((f) => f(ev)) } : {}),
+      ...(this.stately ? { inspect: this.stately.inspect } : {}),
       observer: {
         role: (sid, role, phase, leader, epoch) => {
           metrics.role(role, performance.now());
@@ -283,6 +276,8 @@ export class ZabServer {
     const tRecovery = performance.now();
     await node.start();
     const tRecovered = performance.now();
+    const system = node.actorSystem();
+    if (this.hub && system) this.hub.attach(system);
 
     const addr = this.clientAddress();
     if (addr) {

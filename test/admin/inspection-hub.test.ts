@@ -12,16 +12,38 @@ const root = setup({ actors: { child } }).createMachine({
     off: { on: { TICK: { actions: assign({ n: ({ context }) => context.n + 1 }) }, ON: 'on' } },
     on: {
       invoke: { id: 'role', src: 'child' },
-      on: { WORK: { actions: sendTo('role', { type: 'WORK' }) }, OFF: 'off' },
+      on: { WORK: { actions: sendTo('role', { type: 'WORK' }) }, RELAY: { actions: sendTo('role', ({ event }) => ({ type: (event as unknown as { what: string }).what })) }, OFF: 'off' },
     },
   },
 });
 
+/** Starts the root machine and attaches the hub; `attached` counts XState inspections attached now. */
 function run(hub: InspectionHub) {
-  const actor = createActor(root, { id: 'peer-1', inspect: hub.inspect });
+  const actor = createActor(root, { id: 'peer-1' });
   actor.start();
-  return actor;
+  const inspections = { attached: 0, total: 0 };
+  hub.attach({
+    root: actor,
+    inspect: (observer) => {
+      inspections.attached++;
+      inspections.total++;
+      const sub = actor.system.inspect(observer);
+      return {
+        unsubscribe: () => {
+          inspections.attached--;
+          sub.unsubscribe();
+        },
+      };
+    },
+  });
+  return Object.assign(actor, { inspections });
 }
+
+function sendToRole(actor: ReturnType<typeof createActor<typeof root>>, what: string) {
+  actor.send({ type: 'RELAY', what } as never);
+}
+
+type Transition = Extract<InspectionRecord, { kind: 'transition' }>;
 
 describe('InspectionHub', () => {
   it('tracks every actor’s active states and records only real state changes', () => {
@@ -39,41 +61,104 @@ describe('InspectionHub', () => {
       { actor: 'role', machine: 'child', states: ['child', 'child.busy'] },
     ]);
     const kinds = hub.recent().map((r) => `${r.kind}:${'actor' in r ? r.actor : ''}`);
-    // XState starts the invoked child before it publishes the parent's new snapshot.
-    expect(kinds).toEqual(['actor-started:peer-1', 'actor-started:role', 'transition:peer-1', 'transition:role']);
-    const t = hub.recent().find((r): r is Extract<InspectionRecord, { kind: 'transition' }> => r.kind === 'transition')!;
-    expect(t).toMatchObject({ actor: 'peer-1', event: 'ON', from: ['root', 'root.off'], to: ['root', 'root.on'], t: 1005 });
+    // The invoked child is followed when the parent's snapshot that holds it is published.
+    expect(kinds).toEqual(['actor-started:peer-1', 'transition:peer-1', 'actor-started:role', 'transition:role']);
+    const t = hub.recent().find((r): r is Transition => r.kind === 'transition')!;
+    // Nobody watched: the transition is recorded without the event that caused it.
+    expect(t).toEqual({ kind: 'transition', seq: expect.any(Number), actor: 'peer-1', machine: 'root', from: ['root', 'root.off'], to: ['root', 'root.on'], t: 1005 });
     actor.send({ type: 'OFF' });
     expect(hub.views().map((v) => v.actor)).toEqual(['peer-1']);
     expect(hub.recent().slice(-2)).toMatchObject([
       { kind: 'actor-stopped', actor: 'role', machine: 'child' },
-      { kind: 'transition', actor: 'peer-1', event: 'OFF', to: ['root', 'root.off'] },
+      { kind: 'transition', actor: 'peer-1', to: ['root', 'root.off'] },
     ]);
+    expect(actor.inspections.total).toBe(0);
+    actor.stop();
+    expect(hub.views()).toEqual([]);
+    expect(hub.recent().at(-1)).toMatchObject({ kind: 'actor-stopped', actor: 'peer-1' });
+  });
+
+  it('picks up the states of actors already running when it attaches', () => {
+    const actor = createActor(root, { id: 'peer-1' });
+    actor.start();
+    actor.send({ type: 'ON' });
+    actor.send({ type: 'WORK' });
+    const hub = new InspectionHub();
+    hub.attach({ root: actor, inspect: (o) => actor.system.inspect(o) });
+    expect(hub.views()).toEqual([
+      { actor: 'peer-1', machine: 'root', states: ['root', 'root.on'] },
+      { actor: 'role', machine: 'child', states: ['child', 'child.busy'] },
+    ]);
+    actor.send({ type: 'REST' }); // not handled by root: nothing changes
+    sendToRole(actor, 'REST');
+    expect(hub.views()[1]!.states).toEqual(['child', 'child.idle']);
+    hub.detach();
+    actor.send({ type: 'OFF' });
+    expect(hub.views()).toEqual([]);
+    expect(hub.recent().some((r) => r.kind === 'actor-stopped')).toBe(false);
     actor.stop();
   });
 
-  it('streams events only to watchers, at a bounded rate, counting what it drops', () => {
+  it('attaches XState inspection only while watched; streams events at a bounded rate, counting what it drops', () => {
     let now = 0;
     const hub = new InspectionHub({ now: () => now, eventsPerSecond: 5 });
     const actor = run(hub);
     actor.send({ type: 'TICK' }); // nobody watching: no event records kept
     expect(hub.recent().some((r) => r.kind === 'event')).toBe(false);
+    expect(actor.inspections.attached).toBe(0);
     const seen: InspectionRecord[] = [];
     const sub = hub.records$.subscribe((r) => seen.push(r));
+    const sub2 = hub.records$.subscribe(() => undefined);
+    expect(actor.inspections).toEqual({ attached: 1, total: 1 });
     for (let i = 0; i < 20; i++) actor.send({ type: 'TICK' });
     expect(seen.filter((r) => r.kind === 'event')).toHaveLength(5);
     now = 1500;
     actor.send({ type: 'ON' });
     const dropped = seen.find((r) => r.kind === 'dropped');
     expect(dropped).toMatchObject({ kind: 'dropped', events: 15 });
-    expect(seen.some((r) => r.kind === 'transition' && r.event === 'ON')).toBe(true);
+    // Watched: a transition names its event, also in the ring kept for later pages.
+    expect(seen.find((r): r is Transition => r.kind === 'transition')).toMatchObject({ actor: 'peer-1', event: 'ON' });
+    expect(hub.recent().filter((r) => r.kind === 'transition').at(-1)).toMatchObject({ actor: 'peer-1', event: 'ON' });
     sub.unsubscribe();
+    expect(actor.inspections.attached).toBe(1);
+    sub2.unsubscribe();
+    expect(actor.inspections.attached).toBe(0);
     const before = seen.length;
     actor.send({ type: 'OFF' });
     expect(seen.length).toBe(before);
+    expect(hub.recent().filter((r) => r.kind === 'transition').at(-1)).not.toHaveProperty('event');
     // Sequence numbers increase across kept and streamed records.
     const seqs = seen.map((r) => r.seq);
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+    actor.stop();
+  });
+
+  it('follows children spawned later and does not turn a child’s failure into an unhandled error', () => {
+    const failing = createMachine({ id: 'failing', initial: 'up', states: { up: { on: { BOOM: { actions: () => { throw new Error('boom'); } } } } } });
+    const parent = setup({ actors: { failing } }).createMachine({
+      id: 'parent',
+      initial: 'idle',
+      states: {
+        idle: { on: { GO: 'running' } },
+        running: {
+          invoke: { id: 'learner-2', src: 'failing', onError: 'failed' },
+          on: { BOOM: { actions: sendTo('learner-2', { type: 'BOOM' }) } },
+        },
+        failed: {},
+      },
+    });
+    const actor = createActor(parent, { id: 'peer-1' });
+    const errors: unknown[] = [];
+    actor.subscribe({ error: (e) => errors.push(e) });
+    actor.start();
+    const hub = new InspectionHub();
+    hub.attach({ root: actor, inspect: (o) => actor.system.inspect(o) });
+    actor.send({ type: 'GO' });
+    expect(hub.views().map((v) => v.actor)).toEqual(['peer-1', 'learner-2']);
+    actor.send({ type: 'BOOM' });
+    expect(actor.getSnapshot().value).toBe('failed');
+    expect(errors).toEqual([]);
+    expect(hub.views().map((v) => v.actor)).toEqual(['peer-1']);
     actor.stop();
   });
 
