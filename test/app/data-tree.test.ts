@@ -1,5 +1,6 @@
 /** The data tree, case by case: ZooKeeper's semantics for create/delete/setData/check/multi, stats, and the leader's pending overlay. */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   DataTree,
   DataTreeError,
@@ -39,13 +40,50 @@ const create = (path: string, data = '', sequential = false): DataTreeRequest =>
 const setData = (path: string, data: string, version = -1): DataTreeRequest => ({ op: 'setData', path, data: b(data), version });
 const del = (path: string, version = -1): DataTreeRequest => ({ op: 'delete', path, version });
 
+/** The rules written the obvious way (split into components): the one-pass check must say the same. */
+function pathProblemByComponents(path: unknown, sequential = false): string | null {
+  if (typeof path !== 'string') return 'path must be a string';
+  if (path.length === 0) return 'path must not be empty';
+  if (path[0] !== '/') return 'path must start with /';
+  const p = sequential ? `${path}1` : path;
+  if (p.length === 1) return null;
+  if (p.endsWith('/')) return 'path must not end with /';
+  for (const part of p.slice(1).split('/')) {
+    if (part === '') return 'path must not contain an empty component (//)';
+    if (part === '.' || part === '..') return 'relative paths (. and ..) are not allowed';
+    for (let i = 0; i < part.length; i++) {
+      const c = part.charCodeAt(i);
+      if (c === 0) return 'path must not contain the NUL character';
+      if ((c > 0x00 && c <= 0x1f) || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xf8ff) || (c >= 0xfff0 && c <= 0xffff)) {
+        return `invalid character \\u${c.toString(16).padStart(4, '0')} in path`;
+      }
+    }
+  }
+  return null;
+}
+
 describe('znode paths', () => {
+  it('gives the same answer, and the same message, as the rules applied component by component', () => {
+    const char = fc.constantFrom('/', '/', '/', '.', '.', 'a', 'b', 'é', '\u0000', '\u0001', '\u007f', '\ud83d', '\ufff0', ' ');
+    fc.assert(
+      fc.property(fc.array(char, { maxLength: 12 }), fc.boolean(), (chars, sequential) => {
+        const path = chars.join('');
+        expect(pathProblem(path, sequential)).toBe(pathProblemByComponents(path, sequential));
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(pathProblem(42)).toBe(pathProblemByComponents(42));
+  });
+
+
   it('validates like ZooKeeper', () => {
     for (const ok of ['/', '/a', '/a/b', '/a.b', '/.a', '/a..', '/zookeeper', '/a b', '/é']) expect(pathProblem(ok), ok).toBeNull();
     for (const bad of ['', 'a', 'a/b', '/a/', '//', '/a//b', '/.', '/..', '/a/./b', '/a/../b', '/a\u0000', '/a\u0001', '/\u007f', '/\ud83d\ude00'])
       expect(pathProblem(bad), JSON.stringify(bad)).not.toBeNull();
     expect(pathProblem('/a/', true)).toBeNull(); // sequential: the suffix follows
     expect(pathProblem('/a//', true)).not.toBeNull();
+    expect(pathProblem('/.', true)).toBeNull(); // becomes /.1
+    expect(pathProblem('/', true)).toBeNull();
     expect(sequenceSuffix(0)).toBe('0000000000');
     expect(sequenceSuffix(42)).toBe('0000000042');
   });
