@@ -13,7 +13,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +20,9 @@ import { Command } from 'commander';
 import { ZabClient } from '../client/client.js';
 import type { ServerStatus } from '../server/client-protocol.js';
 import { positiveInt, nonNegativeInt } from './cli-args.js';
+import { freeBasePort } from './free-ports.js';
+
+export { freeBasePort };
 
 const HOST = '127.0.0.1';
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../cli/main.js');
@@ -81,24 +83,6 @@ export interface EnsembleBenchResult {
 }
 
 /* ---------- a local ensemble ---------- */
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, HOST, () => s.close(() => resolve(true)));
-  });
-}
-
-export async function freeBasePort(nodes: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 35_000);
-    let ok = true;
-    for (let i = 0; i < nodes && ok; i++) for (const off of [0, 100, 200, 300]) if (!(await portFree(base + off + i))) ok = false;
-    if (ok && (await portFree(base + 299))) return base;
-  }
-  throw new Error('no free port range found');
-}
 
 export async function statusOf(addr: string): Promise<ServerStatus> {
   const c = new ZabClient({ servers: addr, shuffle: false, requestTimeoutMs: 1000, connectTimeoutMs: 300, backoffMaxMs: 50 });

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { portFree } from './free-ports.js';
 
 const run = promisify(execFile);
 const HOST = '127.0.0.1';
@@ -47,13 +48,6 @@ export class PreflightError extends Error {
   override readonly name = 'PreflightError';
 }
 
-export function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, HOST, () => s.close(() => resolve(true)));
-  });
-}
 
 /**
  * Everything the ZooKeeper side needs, checked before anything starts; each failure says what to do.

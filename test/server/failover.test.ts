@@ -82,7 +82,14 @@ describe('leader crash', () => {
     // The killed server comes back (same data dir), catches up and holds them too.
     const restarted = new ZabProc(['server', '--config', path.join(dataDir, `server.${oldLeader.serverId}`, 'zoo.cfg')], tmp);
     procs.push(restarted);
-    await waitUntil('the old leader to rejoin', async () => (await statusOf(addrs[oldLeader.serverId - 1]!)).phase === 'broadcast', 20_000);
+    await waitUntil(
+      'the old leader to rejoin',
+      async () => {
+        if (restarted.proc.exitCode !== null) throw new Error(`restarted server exited ${restarted.proc.exitCode}: ${restarted.stderr.slice(-2000)}`);
+        return (await statusOf(addrs[oldLeader.serverId - 1]!)).phase === 'broadcast';
+      },
+      20_000,
+    );
     const seen = await readAll(addrs[oldLeader.serverId - 1]!, keys);
     expect(keys.filter((k) => seen.get(k) !== acked.get(k))).toEqual([]);
     const applied = await waitUntil('lastApplied to converge on all three', async () => {

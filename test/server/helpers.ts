@@ -1,11 +1,13 @@
 /** Helpers for the process-level server tests: build check, free ports, a `zab ensemble` child, polling. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZabClient, ZabClientError } from '../../src/client/client.js';
 import type { ServerStatus } from '../../src/server/client-protocol.js';
+import { freeBasePort } from '../../src/bench/free-ports.js';
+
+export { freeBasePort };
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
@@ -27,26 +29,6 @@ export function ensureBuilt(): void {
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A base port whose derived ports (client base+i, quorum base+100+i, election base+200+i, admin base+300+i, the inspector page base+299) are all free now. */
-export async function freeBasePort(nodes: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 35_000);
-    let ok = true;
-    for (let i = 0; i < nodes && ok; i++) {
-      for (const off of [0, 100, 200, 300]) if (!(await portFree(base + off + i))) ok = false;
-    }
-    if (ok && (await portFree(base + 299))) return base;
-  }
-  throw new Error('no free port range found');
-}
 
 export const clientAddr = (base: number, i: number): string => `127.0.0.1:${base + i - 1}`;
 
