@@ -22,8 +22,6 @@ import type { ServerStatus } from '../server/client-protocol.js';
 import { positiveInt, nonNegativeInt } from './cli-args.js';
 import { freeBasePort } from './free-ports.js';
 
-export { freeBasePort };
-
 const HOST = '127.0.0.1';
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../cli/main.js');
 

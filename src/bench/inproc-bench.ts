@@ -20,7 +20,7 @@ import { startServer, type ZabServer } from '../server/server.js';
 import { ZabNode } from '../runtime/node.js';
 import { counterOf, epochOf, parseZxid, type Zxid } from '../zxid.js';
 import { nonNegativeInt, positiveInt } from './cli-args.js';
-import { freeBasePort } from './ensemble-bench.js';
+import { freeBasePort } from './free-ports.js';
 import { runLoad, type LoadOp } from './load.js';
 
 export interface InprocBenchOptions {

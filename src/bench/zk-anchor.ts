@@ -48,7 +48,6 @@ export class PreflightError extends Error {
   override readonly name = 'PreflightError';
 }
 
-
 /**
  * Everything the ZooKeeper side needs, checked before anything starts; each failure says what to do.
  * Returns `java -version`'s first line.

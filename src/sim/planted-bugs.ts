@@ -6,10 +6,10 @@
 import { assign } from 'xstate';
 import { deliverWith, followerMachine } from '../../machines/follower.js';
 import { commitUpTo, leaderMachine, progressOf, quorumCommitPoint, shareLogged, type LeaderContext } from '../../machines/leader.js';
-import type { Zxid } from '../zxid.js';
 import { lookingMachine } from '../../machines/looking.js';
 import { peerMachine } from '../../machines/peer.js';
 import type { PeerEvent } from '../../machines/types.js';
+import type { Zxid } from '../zxid.js';
 import type { Vote } from '../../machines/vote.js';
 import type { QuorumMessage } from '../protocol/messages.js';
 import type { QuorumSystem } from '../quorum/quorum-system.js';

@@ -29,7 +29,6 @@ export function ensureBuilt(): void {
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
 }
 
-
 export const clientAddr = (base: number, i: number): string => `127.0.0.1:${base + i - 1}`;
 
 export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000, stepMs = 100): Promise<T> {
