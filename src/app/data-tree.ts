@@ -17,7 +17,7 @@ import { decodeTreeRequest, decodeTreeTxn, encodeTreeResult, encodeTreeTxn } fro
 import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { formatZxid, type Zxid } from '../zxid.js';
-import type { IncrementalSnapshot, ReplicatedStateMachine } from './state-machine.js';
+import type { IncrementalRestore, IncrementalSnapshot, ReplicatedStateMachine } from './state-machine.js';
 import { nameOf, parentOf, pathProblem, sequenceSuffix } from './znode-path.js';
 
 // ---------------------------------------------------------------- types
@@ -145,8 +145,8 @@ export interface DataTreeOptions {
 
 export class DataTree implements ReplicatedStateMachine {
   private nodes = new Map<string, Znode>([['/', newRoot()]]);
-  /** the snapshot being written in slices, if any: told before every change of a node */
-  private job: TreeSnapshotJob | null = null;
+  /** the snapshots being written in slices (a periodic one, a learner's SNAP): told before every change of a node */
+  private jobs: TreeSnapshotJob[] = [];
   private applied: Zxid = 0n;
   private readonly now: () => number;
   /** What prepared-but-unapplied txns will leave at a path (null: deleted). */
@@ -360,9 +360,9 @@ export class DataTree implements ReplicatedStateMachine {
         const parentPath = parentOf(t.path);
         const parent = this.nodes.get(parentPath);
         if (!parent) throw new Error(`create ${t.path} at ${formatZxid(zxid)}: no parent (the tree diverged from the leader's)`);
-        if (this.job) {
-          this.job.beforeChange(t.path);
-          this.job.beforeChange(parentPath);
+        if (this.jobs.length !== 0) {
+          this.beforeChange(t.path);
+          this.beforeChange(parentPath);
         }
         const data = copyBytes(t.data);
         const existing = this.nodes.get(t.path);
@@ -382,7 +382,7 @@ export class DataTree implements ReplicatedStateMachine {
       case 'delete': {
         const parentPath = parentOf(t.path);
         this.deleteSubtree(t.path);
-        this.job?.beforeChange(parentPath);
+        if (this.jobs.length !== 0) this.beforeChange(parentPath);
         const parent = this.nodes.get(parentPath);
         if (parent) {
           parent.children?.delete(nameOf(t.path));
@@ -395,7 +395,7 @@ export class DataTree implements ReplicatedStateMachine {
       case 'setData': {
         const node = this.nodes.get(t.path);
         if (!node) throw new Error(`setData ${t.path} at ${formatZxid(zxid)}: no such node (the tree diverged from the leader's)`);
-        this.job?.beforeChange(t.path);
+        if (this.jobs.length !== 0) this.beforeChange(t.path);
         node.data = copyBytes(t.data);
         node.stat.version = t.version;
         node.stat.mzxid = zxid;
@@ -413,8 +413,12 @@ export class DataTree implements ReplicatedStateMachine {
     const n = this.nodes.get(path);
     if (!n) return;
     if (n.children) for (const c of n.children) this.deleteSubtree(path === '/' ? `/${c}` : `${path}/${c}`);
-    this.job?.beforeChange(path);
+    if (this.jobs.length !== 0) this.beforeChange(path);
     this.nodes.delete(path);
+  }
+
+  private beforeChange(path: string): void {
+    for (const j of this.jobs) j.beforeChange(path);
   }
 
   discardPending(): void {
@@ -444,35 +448,25 @@ export class DataTree implements ReplicatedStateMachine {
    * the bytes may differ from snapshot()'s for the same tree; restoring either gives the same tree.
    */
   beginSnapshot(): IncrementalSnapshot {
-    this.job?.cancel();
     const job = new TreeSnapshotJob(this.applied, [...this.nodes.keys()], this.nodes, () => {
-      if (this.job === job) this.job = null;
+      this.jobs = this.jobs.filter((j) => j !== job);
     });
-    this.job = job;
+    this.jobs.push(job);
     return job;
   }
 
   restore(snapshot: Uint8Array, zxid: Zxid): void {
-    this.job?.cancel();
-    const decoded = packr.unpack(snapshot) as { format?: unknown; nodes?: SnapshotRow[] };
-    if (decoded?.format !== SNAPSHOT_FORMAT || !Array.isArray(decoded.nodes)) throw new Error('not a data-tree snapshot');
-    const nodes = new Map<string, Znode>();
-    for (const [path, data, czxid, mzxid, pzxid, ctime, mtime, version, cversion] of decoded.nodes) {
-      const d = copyBytes(data);
-      const stat: Stat = { ...emptyStat(), czxid: BigInt(czxid), mzxid: BigInt(mzxid), pzxid: BigInt(pzxid), ctime, mtime, version, cversion, dataLength: d.length };
-      nodes.set(path, { data: d, stat, children: null });
-    }
-    if (!nodes.has('/')) throw new Error('data-tree snapshot without a root');
-    for (const path of nodes.keys()) {
-      if (path === '/') continue;
-      const parent = nodes.get(parentOf(path));
-      if (!parent) throw new Error(`data-tree snapshot: ${path} has no parent`);
-      (parent.children ??= new Set()).add(nameOf(path));
-    }
-    for (const n of nodes.values()) n.stat.numChildren = n.children?.size ?? 0;
-    this.nodes = nodes;
-    this.applied = zxid;
-    this.discardPending();
+    this.beginRestore(snapshot, zxid).step(Infinity);
+  }
+
+  /** The snapshot's rows are decoded and linked into a new tree in slices; the last step swaps it in. */
+  beginRestore(snapshot: Uint8Array, zxid: Zxid): IncrementalRestore {
+    return new TreeRestoreJob(snapshot, zxid, (nodes) => {
+      for (const j of [...this.jobs]) j.cancel();
+      this.nodes = nodes;
+      this.applied = zxid;
+      this.discardPending();
+    });
   }
 
   digest(): string {
@@ -569,6 +563,134 @@ class TreeSnapshotJob implements IncrementalSnapshot {
     this.saved.clear();
     this.chunks.length = 0;
     this.onEnd();
+  }
+}
+
+/**
+ * Where the rows start in a snapshot laid out as TreeSnapshotJob writes it ({ format, nodes } with
+ * format first), and how many there are; null for any other layout (decoded in one go instead).
+ */
+function rowsStart(b: Uint8Array): { offset: number; count: number } | null {
+  if (b[0] !== 0x82) return null;
+  const prefix: unknown[] = [];
+  let at = 1;
+  try {
+    packr.unpackMultiple(b.subarray(1), (v: unknown, _start?: number, end?: number) => {
+      prefix.push(v);
+      at = 1 + (end as number);
+      return prefix.length < 3;
+    });
+  } catch {
+    return null;
+  }
+  if (prefix[0] !== 'format' || prefix[1] !== SNAPSHOT_FORMAT || prefix[2] !== 'nodes') return null;
+  const h = b[at];
+  if (h === undefined) return null;
+  if (h >= 0x90 && h <= 0x9f) return { offset: at + 1, count: h & 0x0f };
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (h === 0xdc && at + 3 <= b.length) return { offset: at + 3, count: view.getUint16(at + 1) };
+  if (h === 0xdd && at + 5 <= b.length) return { offset: at + 5, count: view.getUint32(at + 1) };
+  return null;
+}
+
+/**
+ * Restores a DataTree snapshot into a new node map, a slice at a time: first the rows (decoded
+ * ROWS_PER_CHECK at a time straight from the bytes), then each node linked into its parent's
+ * children. The tree being replaced is untouched until `install` swaps the new map in.
+ */
+class TreeRestoreJob implements IncrementalRestore {
+  private readonly nodes = new Map<string, Znode>();
+  /** byte offset of the next row (when decoding from the bytes) */
+  private pos = 0;
+  private remaining: number;
+  /** the rows, when the layout is not the one rowsStart knows (decoded in one go) */
+  private rows: SnapshotRow[] | null = null;
+  private rowIndex = 0;
+  private linking: IterableIterator<string> | null = null;
+  private done = false;
+  private cancelled = false;
+
+  constructor(
+    private bytes: Uint8Array,
+    readonly zxid: Zxid,
+    private readonly install: (nodes: Map<string, Znode>) => void,
+  ) {
+    const start = rowsStart(bytes);
+    if (start) {
+      this.pos = start.offset;
+      this.remaining = start.count;
+    } else {
+      const decoded = packr.unpack(bytes) as { format?: unknown; nodes?: SnapshotRow[] };
+      if (decoded?.format !== SNAPSHOT_FORMAT || !Array.isArray(decoded.nodes)) throw new Error('not a data-tree snapshot');
+      this.rows = decoded.nodes;
+      this.remaining = this.rows.length;
+    }
+  }
+
+  step(budgetMs: number): boolean {
+    if (this.cancelled) throw new Error('restore cancelled');
+    if (this.done) return true;
+    const end = performance.now() + budgetMs;
+    while (this.remaining > 0) {
+      this.addRows(Math.min(this.remaining, ROWS_PER_CHECK));
+      if (performance.now() >= end) return false;
+    }
+    if (!this.linking) {
+      if (!this.nodes.has('/')) throw new Error('data-tree snapshot without a root');
+      this.linking = this.nodes.keys();
+    }
+    for (;;) {
+      for (let i = 0; i < ROWS_PER_CHECK; i++) {
+        const next = this.linking.next();
+        if (next.done) {
+          this.done = true;
+          this.bytes = new Uint8Array(0);
+          this.install(this.nodes);
+          return true;
+        }
+        const path = next.value;
+        if (path === '/') continue;
+        const parent = this.nodes.get(parentOf(path));
+        if (!parent) throw new Error(`data-tree snapshot: ${path} has no parent`);
+        parent.stat.numChildren = (parent.children ??= new Set()).add(nameOf(path)).size;
+      }
+      if (performance.now() >= end) return false;
+    }
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.bytes = new Uint8Array(0);
+    this.rows = null;
+    this.nodes.clear();
+  }
+
+  private addRows(n: number): void {
+    if (this.rows) {
+      for (let i = 0; i < n; i++) this.add(this.rows[this.rowIndex++]);
+      this.remaining -= n;
+      return;
+    }
+    let got = 0;
+    let used = 0;
+    packr.unpackMultiple(this.bytes.subarray(this.pos), (row: unknown, _start?: number, end?: number) => {
+      this.add(row);
+      used = end as number;
+      return ++got < n;
+    });
+    if (got < n) throw new Error(`data-tree snapshot: ${this.remaining - got} rows missing at its end (truncated)`);
+    this.pos += used;
+    this.remaining -= n;
+  }
+
+  private add(row: unknown): void {
+    if (!Array.isArray(row) || row.length < 9 || typeof row[0] !== 'string' || !(row[1] instanceof Uint8Array)) {
+      throw new Error('data-tree snapshot: a row is not [path, data, czxid, mzxid, pzxid, ctime, mtime, version, cversion]');
+    }
+    const [path, data, czxid, mzxid, pzxid, ctime, mtime, version, cversion] = row as SnapshotRow;
+    const d = copyBytes(data);
+    const stat: Stat = { ...emptyStat(), czxid: BigInt(czxid), mzxid: BigInt(mzxid), pzxid: BigInt(pzxid), ctime, mtime, version, cversion, dataLength: d.length };
+    this.nodes.set(path, { data: d, stat, children: null });
   }
 }
 

@@ -30,6 +30,12 @@ export interface ReplicatedStateMachine {
    */
   beginSnapshot?(): IncrementalSnapshot;
   restore(snapshot: Uint8Array, zxid: Zxid): void;
+  /**
+   * Optional: restores a snapshot piece by piece; the state stays as it was until the last step
+   * swaps the restored one in. A big snapshot then never stalls the event loop for the whole decode
+   * (a follower taking a SNAP keeps answering its leader). Apps without it get restore().
+   */
+  beginRestore?(snapshot: Uint8Array, zxid: Zxid): IncrementalRestore;
   /** A digest of the applied state, for cross-server comparison in tests. */
   digest(): string;
 }
@@ -43,5 +49,18 @@ export interface IncrementalSnapshot {
   /** The snapshot, once step() returned true: restore() of it gives the state at `zxid`. */
   bytes(): Uint8Array;
   /** Abandons the snapshot (its copies are dropped). */
+  cancel(): void;
+}
+
+/** A snapshot being restored in slices (ReplicatedStateMachine.beginRestore). */
+export interface IncrementalRestore {
+  /** the zxid the state will be at */
+  readonly zxid: Zxid;
+  /**
+   * Restores more, for about `budgetMs` of CPU; true once the state is the snapshot's (and
+   * lastApplied() its zxid). Throws on a damaged snapshot; the state is then unchanged.
+   */
+  step(budgetMs: number): boolean;
+  /** Abandons the restore; the state stays as it was. */
   cancel(): void;
 }

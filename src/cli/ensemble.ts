@@ -55,6 +55,8 @@ export interface EnsembleSettings {
   basePort: number;
   tickTime: number;
   snapCount: number;
+  /** logSegmentBytes of the generated zoo.cfg (default: the server's) */
+  logSegmentBytes?: number;
   /** a server that dies is reported, the others keep running (exit code 3 at the end) */
   keepGoing?: boolean;
   /** give every server an admin port and serve the ensemble's inspector page */
@@ -78,6 +80,7 @@ export function ensembleZooCfg(s: EnsembleSettings, i: number): string {
     `electionTimeoutMs=${Math.max(1000, s.tickTime * 4)}`,
     'forceSync=yes',
   ];
+  if (s.logSegmentBytes !== undefined) lines.push(`logSegmentBytes=${s.logSegmentBytes}`);
   for (let k = 1; k <= s.nodes; k++) {
     const p = ensemblePorts(s.basePort, k);
     lines.push(`server.${k}=${HOST}:${p.quorum}:${p.election}:participant;${HOST}:${p.client}`);
@@ -112,6 +115,7 @@ export function registerEnsemble(program: Command, ctx: CliContext): void {
     .addOption(new Option('-p, --base-port <port>', 'client port of server 1; quorum ports from base+100, election from base+200').argParser(intArg('--base-port', 1, 65535 - 300 - MAX_NODES)).default(2181))
     .addOption(new Option('--tick-time <ms>', 'tickTime of the generated zoo.cfg').argParser(intArg('--tick-time', 10, 60_000)).default(500))
     .addOption(new Option('--snap-count <n>', 'snapCount of the generated zoo.cfg (txns between snapshots)').argParser(intArg('--snap-count', 2, 100_000_000)).default(100_000))
+    .addOption(new Option('--log-segment-bytes <n>', 'logSegmentBytes of the generated zoo.cfg (txn log segment size; old segments are purged whole)').argParser(intArg('--log-segment-bytes', 4096, 2 ** 31)))
     .option('--keep-going', 'when a server dies, report it and keep the others running (to watch failover); exit 3 at the end')
     .option('--no-inspector', 'no admin ports: no inspector page, /status or /metrics over HTTP')
     .addOption(new Option('--stop-with-parent', 'stop when stdin closes (for programs that run an ensemble)').hideHelp())
@@ -126,7 +130,7 @@ Example:
 
 Exit codes: 0 stopped by Ctrl-C/SIGTERM; 3 a server died or could not start (the message names its log).`,
     )
-    .action(async (opts: { nodes: number; dataDir: string; basePort: number; tickTime: number; snapCount: number; keepGoing?: boolean; inspector: boolean; stopWithParent?: boolean }) => {
+    .action(async (opts: { nodes: number; dataDir: string; basePort: number; tickTime: number; snapCount: number; logSegmentBytes?: number; keepGoing?: boolean; inspector: boolean; stopWithParent?: boolean }) => {
       ctx.exitCode = await runEnsemble(ctx, { ...opts, dataDir: path.resolve(opts.dataDir) });
     });
 }

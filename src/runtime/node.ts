@@ -16,7 +16,7 @@ import { SilenceWatches } from './silence-watch.js';
 import type { Effect, LogHistory, PeerEvent, PeerFacts, Role, SyncPlan, Timing } from '../../machines/types.js';
 import type { ForwardedRequest, QuorumMessage, ServerId, Txn } from '../protocol/messages.js';
 import type { QuorumSystem } from '../quorum/quorum-system.js';
-import type { ReplicatedStateMachine } from '../app/state-machine.js';
+import type { IncrementalRestore, IncrementalSnapshot, ReplicatedStateMachine } from '../app/state-machine.js';
 import type { EpochStore, LogRecord, SnapshotStore, TxnLog } from '../storage/ports.js';
 import { counterOf, epochOf, formatZxid, makeZxid, type Zxid } from '../zxid.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
@@ -51,6 +51,15 @@ export interface NodeOptions {
   maxBatch?: number;
   /** bytes per snapshot chunk sent to a learner */
   snapshotChunkBytes?: number;
+  /**
+   * CPU per slice of the long jobs of a sync (the snapshot a leader takes for a learner's SNAP, a
+   * follower restoring one, applying a big backlog of committed txns), after which the event loop
+   * gets a turn (`defer`), so that both keep answering each other meanwhile. Default: no slices
+   * (each job in one go, as the simulator runs them).
+   */
+  sliceMs?: number;
+  /** runs the next slice of a long job (default setImmediate) */
+  defer?: (fn: () => void) => void;
   /** the statechart to run (default: peerMachine; tests pass variants made with .provide()) */
   machine?: typeof peerMachine;
   /** called when the statechart itself fails (a bug): the server stops */
@@ -126,6 +135,14 @@ export class ZabNode implements TransportHandler {
 
   private outboxes = new Map<ServerId, Outbox>();
   private snapshotChunks: Uint8Array[] = [];
+
+  /** deliver() requests up to here; applied in order, in slices when there is a backlog */
+  private applyTarget: Zxid = 0n;
+  private applyScheduled = false;
+  /** slices in a row that applying took (reads wait from the second on: the state is well behind) */
+  private applySlices = 0;
+  /** a learner's snapshot being restored in slices: nothing is applied until it is in */
+  private restoring: IncrementalRestore | null = null;
 
   private waiters = new Map<string, Waiter>();
   private syncWaiters: SyncWaiter[] = [];
@@ -230,6 +247,14 @@ export class ZabNode implements TransportHandler {
     this.actor?.stop();
     this.o.transport.shutdown();
     this.failAllWaiters('server stopped');
+  }
+
+  /**
+   * True while this server restores a snapshot or applies a backlog of committed txns in slices:
+   * its state is behind what it has logged and acknowledged, so it should not serve reads yet.
+   */
+  catchingUp(): boolean {
+    return this.restoring !== null || this.applySlices >= 2;
   }
 
   getStatus(): NodeStatus {
@@ -427,15 +452,18 @@ export class ZabNode implements TransportHandler {
 
   private sendTo(to: ServerId, msg: QuorumMessage): void {
     const box = this.outboxes.get(to);
-    if (box?.streaming) box.queued.push(msg);
+    if (box?.streaming && msg.type !== 'PING') box.queued.push(msg);
     else this.o.transport.send(to, msg);
   }
 
   private broadcastTo(to: readonly ServerId[], msg: QuorumMessage): void {
     let direct: ServerId[] | null = null;
+    // PINGs overtake a sync stream: a learner in sync answers them and takes nothing else from them,
+    // and both sides hear each other while a big SNAP is prepared, sent and restored.
+    const overtakes = msg.type === 'PING';
     for (const sid of to) {
       const box = this.outboxes.get(sid);
-      if (box?.streaming) box.queued.push(msg);
+      if (box?.streaming && !overtakes) box.queued.push(msg);
       else (direct ??= []).push(sid);
     }
     if (direct) this.o.transport.broadcast(direct, msg);
@@ -463,12 +491,18 @@ export class ZabNode implements TransportHandler {
     let from: Zxid;
     const head: QuorumMessage[] = [];
     let snapshot: Uint8Array | null = null;
+    let snapshotJob: IncrementalSnapshot | null = null;
     if (plan.mode === 'DIFF') {
       from = plan.from;
       head.push({ type: 'DIFF', zxid: upTo });
     } else if (plan.mode === 'TRUNC') {
       from = plan.to;
       head.push({ type: 'TRUNC', zxid: plan.to });
+    } else if (this.o.sliceMs !== undefined && this.o.app.beginSnapshot) {
+      // Serialising a million znodes takes seconds: in slices (copy on write keeps it at `applied`);
+      // the SNAP header, which carries the size, follows once it is written.
+      snapshotJob = this.o.app.beginSnapshot();
+      from = applied;
     } else {
       snapshot = this.o.app.snapshot();
       from = applied;
@@ -492,6 +526,15 @@ export class ZabNode implements TransportHandler {
       return !box.abort && !this.stopped;
     };
     const stream = async (): Promise<void> => {
+      if (snapshotJob) {
+        const job = snapshotJob;
+        const t0 = performance.now();
+        const slices = await this.inSlices((ms) => job.step(ms), () => box.abort);
+        if (slices === null) return job.cancel();
+        snapshot = job.bytes();
+        head.push({ type: 'SNAP', zxid: job.zxid, size: snapshot.length });
+        this.o.logger.info({ peer: sid, zxid: formatZxid(job.zxid), bytes: snapshot.length, slices, ms: Math.round(performance.now() - t0) }, 'snapshot for learner written');
+      }
       for (const m of head) this.o.transport.send(sid, m);
       if (snapshot) {
         for (let off = 0; off < snapshot.length || off === 0; off += chunkBytes) {
@@ -590,12 +633,55 @@ export class ZabNode implements TransportHandler {
     }
     this.snapshotChunks = [];
     this.o.app.discardPending();
-    this.o.app.restore(data, zxid);
-    this.o.observer?.restored?.(this.sid, zxid);
     this.unapplied = [];
     this.unappliedHead = 0;
     this.lastQueued = zxid;
+    this.restoring?.cancel();
+    this.restoring = null;
+    const { app } = this.o;
+    if (this.o.sliceMs !== undefined && app.beginRestore) {
+      // Restored in slices, so that this server keeps answering its leader; what commits meanwhile
+      // waits (deliver) until the snapshot is in.
+      const job = app.beginRestore(data, zxid);
+      this.restoring = job;
+      const t0 = performance.now();
+      this.inSlices((ms) => job.step(ms), () => this.restoring !== job)
+        .then((slices) => {
+          if (slices === null) return;
+          this.restoring = null;
+          this.o.logger.info({ zxid: formatZxid(zxid), bytes: data.length, slices, ms: Math.round(performance.now() - t0) }, 'snapshot from the leader restored');
+          this.o.observer?.restored?.(this.sid, zxid);
+          this.applyBacklog();
+        })
+        .catch((err: unknown) => {
+          this.restoring = null;
+          this.o.logger.fatal({ err, zxid: formatZxid(zxid) }, "the leader's snapshot cannot be restored; stopping");
+          this.o.onFatal?.(err);
+          this.stop();
+        });
+    } else {
+      app.restore(data, zxid);
+      this.o.observer?.restored?.(this.sid, zxid);
+    }
     this.enqueueStorage({ kind: 'snapshot', zxid, data });
+  }
+
+  /**
+   * Runs `step` (true once done) a slice of sliceMs at a time, the event loop served between slices.
+   * Resolves with the number of slices, or null if the server stopped or `abandoned()` first.
+   */
+  private async inSlices(step: (budgetMs: number) => boolean, abandoned: () => boolean): Promise<number | null> {
+    const ms = this.o.sliceMs ?? Infinity;
+    for (let slices = 1; ; slices++) {
+      if (this.stopped || abandoned()) return null;
+      if (step(ms)) return slices;
+      await new Promise<void>((resolve) => this.defer(resolve));
+    }
+  }
+
+  private defer(fn: () => void): void {
+    if (this.o.defer) this.o.defer(fn);
+    else setImmediate(fn);
   }
 
   private enqueueStorage(op: StorageOp): void {
@@ -687,11 +773,31 @@ export class ZabNode implements TransportHandler {
 
   // ---------------------------------------------------------------- applying committed txns
 
+  /** Applies the committed txns up to `upTo`, in order: now, or once a restore or earlier backlog is done. */
   private deliver(upTo: Zxid): void {
+    if (upTo > this.applyTarget) this.applyTarget = upTo;
+    if (this.restoring === null && !this.applyScheduled) this.applyBacklog();
+  }
+
+  /** Applies up to applyTarget; with sliceMs, a big backlog a slice at a time (the rest deferred). */
+  private applyBacklog(): void {
     const { app } = this.o;
+    const upTo = this.applyTarget;
+    const end = this.o.sliceMs === undefined ? Infinity : performance.now() + this.o.sliceMs;
+    let n = 0;
     while (this.unappliedHead < this.unapplied.length) {
       const t = this.unapplied[this.unappliedHead]!;
       if (t.zxid > upTo) break;
+      // The clock only every 256 txns: a normal batch never reads it.
+      if ((++n & 255) === 0 && performance.now() >= end) {
+        this.applyScheduled = true;
+        this.applySlices++;
+        this.defer(() => {
+          this.applyScheduled = false;
+          if (!this.stopped && this.restoring === null) this.applyBacklog();
+        });
+        break;
+      }
       this.unappliedHead++;
       if (t.zxid <= app.lastApplied()) continue;
       let env;
@@ -710,6 +816,7 @@ export class ZabNode implements TransportHandler {
         w.resolve({ zxid: t.zxid, result });
       }
     }
+    if (!this.applyScheduled) this.applySlices = 0;
     if (this.unappliedHead > 4096 && this.unappliedHead * 2 > this.unapplied.length) {
       this.unapplied = this.unapplied.slice(this.unappliedHead);
       this.unappliedHead = 0;

@@ -90,6 +90,9 @@ export class ServerStartError extends Error {
   override readonly name = 'ServerStartError';
 }
 
+/** CPU per slice of a sync's long jobs before the event loop gets a turn (ZabNode sliceMs). */
+const SYNC_SLICE_MS = 10;
+
 export const realClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -252,6 +255,9 @@ export class ZabServer {
       maxBatch: config.syncBatchMaxTxns,
       // Requests arriving in one event-loop turn (all clients' frames read in it) become one batch.
       schedule: (fn) => void setImmediate(fn),
+      // A sync's long jobs (a learner's snapshot, restoring one, a big backlog) in slices, so that the
+      // leader and the learner keep hearing each other within initLimit/syncLimit.
+      sliceMs: SYNC_SLICE_MS,
       onFatal: (err) => this.fatal.next(err),
       ...(this.stately ? { inspect: this.stately.inspect } : {}),
       observer: {
@@ -433,6 +439,9 @@ export class ZabServer {
     const role = this.roleSubject.value;
     if (role.phase !== 'broadcast') {
       throw new ClientOpError('NotServing', `server ${this.id} is not serving (${role.role}, ${role.phase}); retry, here or on another server`);
+    }
+    if (this.node?.catchingUp()) {
+      throw new ClientOpError('NotServing', `server ${this.id} is still applying what it synced from the leader; retry, here or on another server`);
     }
     return this.tree();
   }

@@ -1,7 +1,8 @@
 /**
  * DataTree.beginSnapshot: written in slices while txns keep being applied, the snapshot restores to
  * exactly the tree as it was when it began (copy on write), whatever the ops in between: creates,
- * deletes (of nodes already written or not yet), re-creates, setData, multi; and a restore cancels it.
+ * deletes (of nodes already written or not yet), re-creates, setData, multi; several may be in progress at
+ * once (a periodic one and a learner's SNAP); a restore cancels them.
  */
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
@@ -110,18 +111,32 @@ describe('DataTree incremental snapshot', () => {
     expect(digestOfRestored(old, dt.lastApplied())).toBe(dt.digest());
   });
 
-  it('a restore or a new snapshot cancels the one in progress; bytes() before the end is an error', () => {
+  it('snapshots in progress at once each keep their own start; a restore cancels them; bytes() before the end is an error', () => {
     const { dt, run } = populated(1000);
-    const job = dt.beginSnapshot();
-    job.step(0);
-    expect(() => job.bytes()).toThrow(/not finished/);
-    const other = dt.beginSnapshot();
-    expect(() => job.step(0)).toThrow(/cancelled/);
-    other.step(0);
-    const snap = dt.snapshot();
-    dt.restore(snap, dt.lastApplied());
-    expect(() => other.step(0)).toThrow(/cancelled/);
-    run({ op: 'setData', path: '/d1/n1', data: b('x'), version: -1 }); // no job: nothing saved, nothing breaks
+    const first = dt.beginSnapshot();
+    first.step(0);
+    expect(() => first.bytes()).toThrow(/not finished/);
+    const atFirst = dt.digest();
+    run({ op: 'setData', path: '/d1/n1', data: b('changed'), version: -1 });
+    run({ op: 'create', path: '/d2/new', data: b('new') });
+    const second = dt.beginSnapshot(); // a learner's SNAP while the periodic snapshot is being written
+    second.step(0);
+    const atSecond = dt.digest();
+    run({ op: 'delete', path: '/d1/n1', version: -1 });
+    run({ op: 'setData', path: '/d2/new', data: b('again'), version: -1 });
+    while (!first.step(1));
+    while (!second.step(1));
+    expect(digestOfRestored(first.bytes(), first.zxid)).toBe(atFirst);
+    expect(digestOfRestored(second.bytes(), second.zxid)).toBe(atSecond);
+    expect(atFirst).not.toBe(atSecond);
+
+    const a = dt.beginSnapshot();
+    const c = dt.beginSnapshot();
+    a.step(0);
+    dt.restore(dt.snapshot(), dt.lastApplied());
+    expect(() => a.step(0)).toThrow(/cancelled/);
+    expect(() => c.step(0)).toThrow(/cancelled/);
+    run({ op: 'setData', path: '/d1/n2', data: b('x'), version: -1 }); // no job: nothing saved, nothing breaks
     const last = dt.beginSnapshot();
     while (!last.step(5));
     expect(digestOfRestored(last.bytes(), last.zxid)).toBe(dt.digest());

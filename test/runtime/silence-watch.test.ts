@@ -1,7 +1,8 @@
 /**
  * SilenceWatches: a peer is reported silent exactly when nothing came from it for the watch's limit,
  * however the messages fall; replaced and removed watches never fire; an old owner cannot remove a
- * newer watch. Driven by a fake clock.
+ * newer watch; a timer that fires late (this process stalled) lets what arrived meanwhile count before
+ * it reports silence. Driven by a fake clock.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -30,10 +31,14 @@ class FakeClock implements Clock {
       for (const e of this.timers) if (e[1].at <= to && (!due || e[1].at < due[1].at)) due = e;
       if (!due) break;
       this.timers.delete(due[0]);
-      this.t = due[1].at;
+      this.t = Math.max(this.t, due[1].at);
       due[1].fn();
     }
     this.t = to;
+  }
+  /** Time passes with no timer firing (the process is stalled); the overdue ones fire late, at the next advanceTo. */
+  stall(ms: number): void {
+    this.t += ms;
   }
   pending(): number {
     return this.timers.size;
@@ -66,6 +71,35 @@ describe('SilenceWatches', () => {
         expect(clock.pending()).toBe(0);
       }),
     );
+  });
+
+  it('a late timer (this process stalled) reads what arrived meanwhile before it reports silence', () => {
+    const { clock, silent, w } = setup();
+    w.watch(2, 100, 'a');
+    clock.stall(1000); // no timer fired: the peer's messages wait unread in the socket
+    clock.advanceTo(1000); // the overdue timer fires late: it re-checks after the I/O instead of reporting
+    expect(silent).toEqual([]);
+    w.heard(2); // the poll phase reads the peer's message
+    clock.advanceTo(1050);
+    expect(silent).toEqual([]);
+    clock.advanceTo(2000);
+    expect(silent).toEqual([{ sid: 2, at: 1100 }]);
+
+    w.watch(3, 100, 'b');
+    clock.stall(500);
+    clock.advanceTo(2500);
+    expect(silent).toHaveLength(1);
+    clock.advanceTo(2501); // nothing arrived meanwhile: silent right after the re-check
+    expect(silent).toEqual([
+      { sid: 2, at: 1100 },
+      { sid: 3, at: 2501 },
+    ]);
+    // A timer a little late (under a tenth of the limit, and under 50 ms) reports at once.
+    w.watch(4, 1000, 'c');
+    clock.stall(1040); // due at 3501, fires at 3541
+    clock.advanceTo(3541);
+    expect(silent[2]).toEqual({ sid: 4, at: 3541 });
+    expect(clock.pending()).toBe(0);
   });
 
   it('messages from other peers do not count; watches are independent', () => {
