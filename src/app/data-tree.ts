@@ -496,6 +496,8 @@ function rowOf(path: string, n: Znode): SnapshotRow {
 
 /** Rows per check of the clock while stepping. */
 const ROWS_PER_CHECK = 256;
+/** Size of the buffers a snapshot's rows are gathered in. */
+const STAGING_BYTES = 1 << 20;
 
 /**
  * Writes a DataTree snapshot: the MessagePack document { format, nodes: [row...] } that restore()
@@ -506,7 +508,13 @@ const ROWS_PER_CHECK = 256;
 class TreeSnapshotJob implements IncrementalSnapshot {
   /** rows as they were when the snapshot began, for nodes that changed since (copy on write) */
   private readonly saved = new Map<string, SnapshotRow>();
+  /**
+   * Rows are copied into 1 MiB buffers as they are packed: a view per row would keep a million small
+   * objects alive until the end (old-generation garbage, and GC pauses, at a million znodes).
+   */
   private readonly chunks: Uint8Array[] = [];
+  private staging: Buffer = Buffer.allocUnsafe(STAGING_BYTES);
+  private used = 0;
   private next = 0;
   private done = false;
   private cancelled = false;
@@ -520,7 +528,27 @@ class TreeSnapshotJob implements IncrementalSnapshot {
     const header = Buffer.alloc(5);
     header[0] = 0xdd; // array 32
     header.writeUInt32BE(paths.length, 1);
-    this.chunks.push(Uint8Array.of(0x82), packr.pack('format'), packr.pack(SNAPSHOT_FORMAT), packr.pack('nodes'), header);
+    for (const b of [Uint8Array.of(0x82), packr.pack('format'), packr.pack(SNAPSHOT_FORMAT), packr.pack('nodes'), header]) this.put(b);
+  }
+
+  private put(b: Uint8Array): void {
+    if (b.length > this.staging.length - this.used) {
+      this.seal();
+      if (b.length > this.staging.length) {
+        this.chunks.push(Uint8Array.prototype.slice.call(b)); // a row bigger than a staging buffer: its own copy
+        return;
+      }
+    }
+    this.staging.set(b, this.used);
+    this.used += b.length;
+  }
+
+  /** Keeps what the staging buffer holds and starts a new one. */
+  private seal(): void {
+    if (this.used === 0) return;
+    this.chunks.push(this.staging.subarray(0, this.used));
+    this.staging = Buffer.allocUnsafe(STAGING_BYTES);
+    this.used = 0;
   }
 
   /** Called before a node is changed, created or deleted while the snapshot is being written. */
@@ -540,12 +568,14 @@ class TreeSnapshotJob implements IncrementalSnapshot {
       for (; this.next < stop; this.next++) {
         const p = paths[this.next]!;
         const row = saved.get(p) ?? rowOf(p, nodes.get(p)!);
-        this.chunks.push(packr.pack(row));
+        this.put(packr.pack(row));
       }
       if (performance.now() >= end) break;
     }
     if (this.next >= paths.length && !this.done) {
       this.done = true;
+      this.seal();
+      this.staging = Buffer.alloc(0);
       this.saved.clear();
       this.onEnd();
     }
@@ -554,7 +584,7 @@ class TreeSnapshotJob implements IncrementalSnapshot {
 
   bytes(): Uint8Array {
     if (!this.done) throw new Error('snapshot not finished: call step() until it returns true');
-    return Buffer.concat(this.chunks);
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
   }
 
   cancel(): void {
@@ -562,6 +592,8 @@ class TreeSnapshotJob implements IncrementalSnapshot {
     this.cancelled = true;
     this.saved.clear();
     this.chunks.length = 0;
+    this.staging = Buffer.alloc(0);
+    this.used = 0;
     this.onEnd();
   }
 }
