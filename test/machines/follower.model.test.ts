@@ -112,6 +112,32 @@ describe('follower: through every phase', () => {
     expect(h.status()).toBe('done');
   });
 
+  it('a PING that overtakes the sync stream is answered in every synchronization state and commits nothing', () => {
+    // The leader sends PINGs ahead of a learner's queued sync stream; they carry its commit point.
+    const far = qm({ type: 'PING', zxid: z(2, 50) });
+    const answersOnly = (h: ReturnType<typeof start>, state: string): void => {
+      h.take();
+      h.send(far);
+      expect(h.states()).toContain(`session.protocol.synchronization.${state}`);
+      expect(sent(h)).toEqual(['PING']);
+      expect(h.take('deliver')).toEqual([]);
+    };
+    const h = inSync();
+    answersOnly(h, 'awaitingMode');
+    h.send(qm({ type: 'SNAP', zxid: z(1, 9), size: 2 }));
+    answersOnly(h, 'receivingSnapshot');
+    h.send(qm({ type: 'SNAPCHUNK', offset: 0, data: new Uint8Array(2), last: true }));
+    answersOnly(h, 'receiving');
+    h.send({ type: 'SNAPSHOT_INSTALLED', zxid: z(1, 9) });
+    h.send(qm({ type: 'PROPOSAL', txns: [txn(2, 1)] }));
+    h.send(qm({ type: 'NEWLEADER', epoch: 2, zxid: z(2, 1) }));
+    answersOnly(h, 'awaitingDurableLog');
+    h.send({ type: 'LOG_SYNCED', zxid: z(2, 1) });
+    answersOnly(h, 'persistingCurrentEpoch');
+    h.send({ type: 'CURRENT_EPOCH_PERSISTED', epoch: 2 });
+    answersOnly(h, 'awaitingUpToDate');
+  });
+
   it('TRUNC and SNAP syncs; durability events at any time', () => {
     const a = inSync();
     a.send({ type: 'TRUNCATED', zxid: z(1, 3) });
