@@ -450,22 +450,25 @@ export class ZabNode implements TransportHandler {
 
   // ---------------------------------------------------------------- quorum channel, in order per learner
 
+  /**
+   * Whether `msg` for `sid` must wait behind a sync stream still being sent (and is queued there).
+   * PINGs overtake it: a learner in sync answers them and takes nothing else from them, so both sides
+   * hear each other while a big SNAP is prepared, sent and restored.
+   */
+  private heldBehindSync(sid: ServerId, msg: QuorumMessage): boolean {
+    const box = this.outboxes.get(sid);
+    if (!box?.streaming || msg.type === 'PING') return false;
+    box.queued.push(msg);
+    return true;
+  }
+
   private sendTo(to: ServerId, msg: QuorumMessage): void {
-    const box = this.outboxes.get(to);
-    if (box?.streaming && msg.type !== 'PING') box.queued.push(msg);
-    else this.o.transport.send(to, msg);
+    if (!this.heldBehindSync(to, msg)) this.o.transport.send(to, msg);
   }
 
   private broadcastTo(to: readonly ServerId[], msg: QuorumMessage): void {
     let direct: ServerId[] | null = null;
-    // PINGs overtake a sync stream: a learner in sync answers them and takes nothing else from them,
-    // and both sides hear each other while a big SNAP is prepared, sent and restored.
-    const overtakes = msg.type === 'PING';
-    for (const sid of to) {
-      const box = this.outboxes.get(sid);
-      if (box?.streaming && !overtakes) box.queued.push(msg);
-      else (direct ??= []).push(sid);
-    }
+    for (const sid of to) if (!this.heldBehindSync(sid, msg)) (direct ??= []).push(sid);
     if (direct) this.o.transport.broadcast(direct, msg);
   }
 
@@ -498,15 +501,16 @@ export class ZabNode implements TransportHandler {
     } else if (plan.mode === 'TRUNC') {
       from = plan.to;
       head.push({ type: 'TRUNC', zxid: plan.to });
-    } else if (this.o.sliceMs !== undefined && this.o.app.beginSnapshot) {
-      // Serialising a million znodes takes seconds: in slices (copy on write keeps it at `applied`);
-      // the SNAP header, which carries the size, follows once it is written.
-      snapshotJob = this.o.app.beginSnapshot();
-      from = applied;
     } else {
-      snapshot = this.o.app.snapshot();
       from = applied;
-      head.push({ type: 'SNAP', zxid: applied, size: snapshot.length });
+      if (this.o.sliceMs !== undefined && this.o.app.beginSnapshot) {
+        // Serialising a million znodes takes seconds: in slices (copy on write keeps it at `applied`);
+        // the SNAP header, which carries the size, follows once it is written.
+        snapshotJob = this.o.app.beginSnapshot();
+      } else {
+        snapshot = this.o.app.snapshot();
+        head.push({ type: 'SNAP', zxid: applied, size: snapshot.length });
+      }
     }
     const tail: Txn[] = [];
     for (let i = this.unappliedHead; i < this.unapplied.length; i++) {
@@ -783,13 +787,15 @@ export class ZabNode implements TransportHandler {
   private applyBacklog(): void {
     const { app } = this.o;
     const upTo = this.applyTarget;
-    const end = this.o.sliceMs === undefined ? Infinity : performance.now() + this.o.sliceMs;
+    // A backlog is timed only when it is long enough to be checked (every 256 txns): a normal batch
+    // never reads the clock.
+    const long = this.o.sliceMs !== undefined && this.unapplied.length - this.unappliedHead > 256;
+    const end = long ? performance.now() + this.o.sliceMs! : Infinity;
     let n = 0;
     while (this.unappliedHead < this.unapplied.length) {
       const t = this.unapplied[this.unappliedHead]!;
       if (t.zxid > upTo) break;
-      // The clock only every 256 txns: a normal batch never reads it.
-      if ((++n & 255) === 0 && performance.now() >= end) {
+      if ((++n & 255) === 0 && long && performance.now() >= end) {
         this.applyScheduled = true;
         this.applySlices++;
         this.defer(() => {
