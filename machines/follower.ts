@@ -359,166 +359,155 @@ export const followerMachine = setup({
         },
       },
     },
+    // One compound state, not a parallel one: a second region (the leader's liveness) would double
+    // the interpreter's fixed cost on every message of the hot path (docs/performance.md). Any message
+    // from the leader proves it alive: the runtime notes each one's arrival (watchSilence), so no timer
+    // is re-armed per message here; silence past the limit ends the role.
     session: {
-      type: 'parallel',
-      // protocol: the leader's stream, phase by phase; liveness: the leader watched for silence.
+      initial: 'discovery',
+      entry: 'watchLeader',
+      exit: 'unwatchLeader',
+      on: {
+        PEER_SILENT: {
+          guard: 'leaderIsSilent',
+          target: '#follower.failed',
+          actions: { type: 'fail', params: { reason: 'leader silent for too long' } },
+        },
+      },
       states: {
-        protocol: {
-          initial: 'discovery',
+        discovery: {
+          initial: 'awaitingLeaderInfo',
+          entry: [{ type: 'reportRole', params: { phase: 'discovery' } }, 'sendFollowerInfo'],
           states: {
-            discovery: {
-              initial: 'awaitingLeaderInfo',
-              entry: [{ type: 'reportRole', params: { phase: 'discovery' } }, 'sendFollowerInfo'],
-              states: {
-                awaitingLeaderInfo: {
-                  on: {
-                    // The leader may still be finishing its election and refuse us: try again
-                    // (ZooKeeper retries the connection for initLimit as well).
-                    PEER_DISCONNECTED: {
-                      guard: and(['fromLeaderConnection', 'mayRetryConnect']),
-                      target: '#follower.connecting.pausing',
-                      actions: 'countConnectAttempt',
-                    },
-                    QUORUM_MESSAGE: [
-                      { guard: 'isLeaderInfo', target: 'checkingEpoch', actions: 'takeEpoch' },
-                      { target: '#follower.failed', actions: 'failWithEvent' },
-                    ],
-                  },
+            awaitingLeaderInfo: {
+              on: {
+                // The leader may still be finishing its election and refuse us: try again
+                // (ZooKeeper retries the connection for initLimit as well).
+                PEER_DISCONNECTED: {
+                  guard: and(['fromLeaderConnection', 'mayRetryConnect']),
+                  target: '#follower.connecting.pausing',
+                  actions: 'countConnectAttempt',
                 },
-                checkingEpoch: {
-                  always: [
-                    { guard: 'epochIsNew', target: 'persistingAcceptedEpoch' },
-                    {
-                      guard: 'epochIsSame',
-                      target: '#follower.session.protocol.synchronization',
-                      actions: { type: 'sendAckEpoch', params: { counted: false } },
-                    },
-                    {
-                      target: '#follower.failed',
-                      actions: { type: 'fail', params: { reason: 'leader proposes an epoch older than one we accepted' } },
-                    },
-                  ],
-                },
-                persistingAcceptedEpoch: {
-                  entry: 'persistAcceptedEpoch',
-                  on: {
-                    ACCEPTED_EPOCH_PERSISTED: {
-                      target: '#follower.session.protocol.synchronization',
-                      actions: ['noteAcceptedEpoch', { type: 'sendAckEpoch', params: { counted: true } }],
-                    },
-                    QUORUM_MESSAGE: { target: '#follower.failed', actions: 'failWithEvent' },
-                  },
-                },
+                QUORUM_MESSAGE: [
+                  { guard: 'isLeaderInfo', target: 'checkingEpoch', actions: 'takeEpoch' },
+                  { target: '#follower.failed', actions: 'failWithEvent' },
+                ],
               },
             },
-            synchronization: {
-              initial: 'awaitingMode',
-              entry: { type: 'reportRole', params: { phase: 'synchronization' } },
-              states: {
-                awaitingMode: {
-                  on: {
-                    QUORUM_MESSAGE: [
-                      { guard: 'isDiff', target: 'receiving' },
-                      { guard: and(['isTrunc', 'truncKeepsCommitted']), target: 'receiving', actions: ['truncate', 'noteTruncate'] },
-                      { guard: 'isSnap', target: 'receivingSnapshot', actions: 'beginSnapshot' },
-                      { guard: 'isPing', actions: 'answerPing' },
-                      { target: '#follower.failed', actions: 'failWithEvent' },
-                    ],
-                  },
+            checkingEpoch: {
+              always: [
+                { guard: 'epochIsNew', target: 'persistingAcceptedEpoch' },
+                {
+                  guard: 'epochIsSame',
+                  target: '#follower.session.synchronization',
+                  actions: { type: 'sendAckEpoch', params: { counted: false } },
                 },
-                receivingSnapshot: {
-                  on: {
-                    QUORUM_MESSAGE: [
-                      {
-                        guard: 'isLastSnapChunk',
-                        target: 'receiving',
-                        actions: ['passSnapshotChunk', 'installSnapshot', 'noteSnapshotInstalling'],
-                      },
-                      { guard: 'isSnapChunk', actions: 'passSnapshotChunk' },
-                      { guard: 'isPing', actions: 'answerPing' },
-                      { target: '#follower.failed', actions: 'failWithEvent' },
-                    ],
-                  },
+                {
+                  target: '#follower.failed',
+                  actions: { type: 'fail', params: { reason: 'leader proposes an epoch older than one we accepted' } },
                 },
-                receiving: {
-                  on: {
-                    QUORUM_MESSAGE: [
-                      ...STREAM,
-                      {
-                        guard: and(['isNewLeader', 'newLeaderMatchesLog']),
-                        target: 'awaitingDurableLog',
-                        actions: ['takeSyncTarget', 'deliverReady'],
-                      },
-                      { target: '#follower.failed', actions: 'failWithEvent' },
-                    ],
-                  },
+              ],
+            },
+            persistingAcceptedEpoch: {
+              entry: 'persistAcceptedEpoch',
+              on: {
+                ACCEPTED_EPOCH_PERSISTED: {
+                  target: '#follower.session.synchronization',
+                  actions: ['noteAcceptedEpoch', { type: 'sendAckEpoch', params: { counted: true } }],
                 },
-                // NEWLEADER order (ZOOKEEPER-3911, 4643, 4646, 4785): the synced log durable and the
-                // committed part applied, then currentEpoch persisted, and only then the ACK.
-                awaitingDurableLog: {
-                  always: { guard: 'logDurableToTarget', target: 'persistingCurrentEpoch' },
-                  on: { QUORUM_MESSAGE: [...STREAM, { target: '#follower.failed', actions: 'failWithEvent' }] },
-                },
-                persistingCurrentEpoch: {
-                  entry: 'persistCurrentEpoch',
-                  on: {
-                    CURRENT_EPOCH_PERSISTED: { target: 'awaitingUpToDate', actions: ['noteCurrentEpoch', 'ackNewLeader'] },
-                    QUORUM_MESSAGE: [...STREAM, { target: '#follower.failed', actions: 'failWithEvent' }],
-                  },
-                },
-                awaitingUpToDate: {
-                  on: {
-                    LOG_SYNCED: { actions: ['ackLogged', 'noteLoggedAndDeliver'] },
-                    QUORUM_MESSAGE: [
-                      {
-                        guard: 'isUpToDate',
-                        target: '#follower.session.protocol.broadcast',
-                        // synced: from now on the leader's silence limit is the shorter one
-                        actions: ['noteUpToDate', 'deliverReady', 'watchLeader'],
-                      },
-                      ...STREAM,
-                      { target: '#follower.failed', actions: 'failWithEvent' },
-                    ],
-                  },
-                },
+                QUORUM_MESSAGE: { target: '#follower.failed', actions: 'failWithEvent' },
               },
             },
-            broadcast: {
-              entry: { type: 'reportRole', params: { phase: 'broadcast' } },
+          },
+        },
+        synchronization: {
+          initial: 'awaitingMode',
+          entry: { type: 'reportRole', params: { phase: 'synchronization' } },
+          states: {
+            awaitingMode: {
+              on: {
+                QUORUM_MESSAGE: [
+                  { guard: 'isDiff', target: 'receiving' },
+                  { guard: and(['isTrunc', 'truncKeepsCommitted']), target: 'receiving', actions: ['truncate', 'noteTruncate'] },
+                  { guard: 'isSnap', target: 'receivingSnapshot', actions: 'beginSnapshot' },
+                  { guard: 'isPing', actions: 'answerPing' },
+                  { target: '#follower.failed', actions: 'failWithEvent' },
+                ],
+              },
+            },
+            receivingSnapshot: {
+              on: {
+                QUORUM_MESSAGE: [
+                  {
+                    guard: 'isLastSnapChunk',
+                    target: 'receiving',
+                    actions: ['passSnapshotChunk', 'installSnapshot', 'noteSnapshotInstalling'],
+                  },
+                  { guard: 'isSnapChunk', actions: 'passSnapshotChunk' },
+                  { guard: 'isPing', actions: 'answerPing' },
+                  { target: '#follower.failed', actions: 'failWithEvent' },
+                ],
+              },
+            },
+            receiving: {
+              on: {
+                QUORUM_MESSAGE: [
+                  ...STREAM,
+                  {
+                    guard: and(['isNewLeader', 'newLeaderMatchesLog']),
+                    target: 'awaitingDurableLog',
+                    actions: ['takeSyncTarget', 'deliverReady'],
+                  },
+                  { target: '#follower.failed', actions: 'failWithEvent' },
+                ],
+              },
+            },
+            // NEWLEADER order (ZOOKEEPER-3911, 4643, 4646, 4785): the synced log durable and the
+            // committed part applied, then currentEpoch persisted, and only then the ACK.
+            awaitingDurableLog: {
+              always: { guard: 'logDurableToTarget', target: 'persistingCurrentEpoch' },
+              on: { QUORUM_MESSAGE: [...STREAM, { target: '#follower.failed', actions: 'failWithEvent' }] },
+            },
+            persistingCurrentEpoch: {
+              entry: 'persistCurrentEpoch',
+              on: {
+                CURRENT_EPOCH_PERSISTED: { target: 'awaitingUpToDate', actions: ['noteCurrentEpoch', 'ackNewLeader'] },
+                QUORUM_MESSAGE: [...STREAM, { target: '#follower.failed', actions: 'failWithEvent' }],
+              },
+            },
+            awaitingUpToDate: {
               on: {
                 LOG_SYNCED: { actions: ['ackLogged', 'noteLoggedAndDeliver'] },
-                CLIENT_REQUESTS: { actions: 'forwardRequests' },
-                CLIENT_SYNC: { actions: 'forwardSync' },
                 QUORUM_MESSAGE: [
-                  // A COMMIT that LEADERACK already covered: nothing to assign, so no new context.
-                  { guard: and(['isCommit', 'commitIsSpent']) },
-                  // PING carries the leader's commit point: what the leader left out of COMMITs
-                  // (LEADERACK covered it) still arrives here if our quorum view ever differed.
-                  { guard: and(['isPing', 'pingCommitsMore']), actions: ['notePingCommitAndDeliver', 'answerPing'] },
+                  {
+                    guard: 'isUpToDate',
+                    target: '#follower.session.broadcast',
+                    // synced: from now on the leader's silence limit is the shorter one
+                    actions: ['noteUpToDate', 'deliverReady', 'watchLeader'],
+                  },
                   ...STREAM,
-                  { guard: 'isSyncReply', actions: 'syncDone' },
                   { target: '#follower.failed', actions: 'failWithEvent' },
                 ],
               },
             },
           },
         },
-        // Any message from the leader proves it alive: the runtime notes each one's arrival (watchSilence),
-        // so no timer is re-armed per message here; silence past the limit ends the role.
-        liveness: {
-          initial: 'watching',
-          states: {
-            watching: {
-              entry: 'watchLeader',
-              exit: 'unwatchLeader',
-              on: {
-                PEER_SILENT: {
-                  guard: 'leaderIsSilent',
-                  target: '#follower.failed',
-                  actions: { type: 'fail', params: { reason: 'leader silent for too long' } },
-                },
-              },
-            },
+        broadcast: {
+          entry: { type: 'reportRole', params: { phase: 'broadcast' } },
+          on: {
+            LOG_SYNCED: { actions: ['ackLogged', 'noteLoggedAndDeliver'] },
+            CLIENT_REQUESTS: { actions: 'forwardRequests' },
+            CLIENT_SYNC: { actions: 'forwardSync' },
+            QUORUM_MESSAGE: [
+              // A COMMIT that LEADERACK already covered: nothing to assign, so no new context.
+              { guard: and(['isCommit', 'commitIsSpent']) },
+              // PING carries the leader's commit point: what the leader left out of COMMITs
+              // (LEADERACK covered it) still arrives here if our quorum view ever differed.
+              { guard: and(['isPing', 'pingCommitsMore']), actions: ['notePingCommitAndDeliver', 'answerPing'] },
+              ...STREAM,
+              { guard: 'isSyncReply', actions: 'syncDone' },
+              { target: '#follower.failed', actions: 'failWithEvent' },
+            ],
           },
         },
       },

@@ -534,8 +534,10 @@ export const leaderMachine = setup({
       },
       always: { guard: 'newLeaderQuorum', target: 'broadcast', actions: ['establish', 'advanceCommit'] },
     },
+    // Compound, not parallel: the heartbeat is its only child, and a parallel state costs the
+    // interpreter more on every message of the hot path.
     broadcast: {
-      type: 'parallel',
+      initial: 'heartbeat',
       on: {
         CLIENT_REQUESTS: PROPOSE,
         LEARNER_REQUESTS: PROPOSE,
@@ -559,12 +561,7 @@ export const leaderMachine = setup({
         ],
       },
       states: {
-        heartbeat: {
-          initial: 'waiting',
-          states: {
-            waiting: { after: { pingInterval: { target: 'waiting', reenter: true, actions: 'ping' } } },
-          },
-        },
+        heartbeat: { after: { pingInterval: { target: 'heartbeat', reenter: true, actions: 'ping' } } },
       },
     },
     // Stopping this machine stops its handlers; the runtime's quiesce closes their connections.

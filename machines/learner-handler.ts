@@ -139,74 +139,59 @@ export const learnerHandlerMachine = setup({
   }),
   initial: 'connected',
   states: {
+    // One compound state, not a parallel one with a liveness region: a second region doubles the
+    // interpreter's fixed cost per message. Any message from the learner proves it alive: the runtime
+    // notes each one's arrival (watchSilence), so no timer is re-armed per message here.
     connected: {
-      type: 'parallel',
+      initial: 'awaitingEpoch',
+      entry: ['reportInfo', 'watchLearner'],
+      exit: 'unwatchLearner',
       on: {
         STOP: { target: 'closed', actions: 'loseOnEvent' },
         PEER_DISCONNECTED: { guard: 'isOurConnection', target: 'closed', actions: 'loseOnEvent' },
+        PEER_SILENT: {
+          guard: 'learnerIsSilent',
+          target: '#learnerHandler.closed',
+          actions: { type: 'lose', params: { reason: 'learner silent for too long' } },
+        },
       },
-      // protocol: the learner's session, phase by phase; liveness: the learner watched for silence.
       states: {
-        protocol: {
-          initial: 'awaitingEpoch',
-          entry: 'reportInfo',
-          states: {
-            awaitingEpoch: {
-              on: {
-                NEW_EPOCH: { target: 'awaitingAckEpoch', actions: 'sendLeaderInfo' },
-                QUORUM_MESSAGE: [
-                  { guard: 'isPing' },
-                  { target: '#learnerHandler.closed', actions: 'loseOnEvent' },
-                ],
-              },
-            },
-            awaitingAckEpoch: {
-              on: {
-                QUORUM_MESSAGE: [
-                  { guard: 'isAckEpoch', target: 'syncing', actions: 'reportAckEpoch' },
-                  { guard: 'isPing' },
-                  { target: '#learnerHandler.closed', actions: 'loseOnEvent' },
-                ],
-              },
-            },
-            // The leader streams the sync; we wait for the learner to make it durable and ACK NEWLEADER.
-            syncing: {
-              on: {
-                QUORUM_MESSAGE: [
-                  // synced: from now on the learner's silence limit is syncLimit
-                  { guard: 'isAckNewLeader', target: 'synced', actions: ['noteSynced', 'reportAckNewLeader', 'watchLearner'] },
-                  { guard: 'isPing' },
-                  { target: '#learnerHandler.closed', actions: 'loseOnEvent' },
-                ],
-              },
-            },
-            synced: {
-              on: {
-                QUORUM_MESSAGE: [
-                  { guard: 'isRelayed', actions: 'relay' },
-                  { guard: 'isPing' },
-                  { target: '#learnerHandler.closed', actions: 'loseOnEvent' },
-                ],
-              },
-            },
+        awaitingEpoch: {
+          on: {
+            NEW_EPOCH: { target: 'awaitingAckEpoch', actions: 'sendLeaderInfo' },
+            QUORUM_MESSAGE: [
+              { guard: 'isPing' },
+              { target: '#learnerHandler.closed', actions: 'loseOnEvent' },
+            ],
           },
         },
-        // Any message from the learner proves it alive: the runtime notes each one's arrival
-        // (watchSilence), so no timer is re-armed per message here.
-        liveness: {
-          initial: 'watching',
-          states: {
-            watching: {
-              entry: 'watchLearner',
-              exit: 'unwatchLearner',
-              on: {
-                PEER_SILENT: {
-                  guard: 'learnerIsSilent',
-                  target: '#learnerHandler.closed',
-                  actions: { type: 'lose', params: { reason: 'learner silent for too long' } },
-                },
-              },
-            },
+        awaitingAckEpoch: {
+          on: {
+            QUORUM_MESSAGE: [
+              { guard: 'isAckEpoch', target: 'syncing', actions: 'reportAckEpoch' },
+              { guard: 'isPing' },
+              { target: '#learnerHandler.closed', actions: 'loseOnEvent' },
+            ],
+          },
+        },
+        // The leader streams the sync; we wait for the learner to make it durable and ACK NEWLEADER.
+        syncing: {
+          on: {
+            QUORUM_MESSAGE: [
+              // synced: from now on the learner's silence limit is syncLimit
+              { guard: 'isAckNewLeader', target: 'synced', actions: ['noteSynced', 'reportAckNewLeader', 'watchLearner'] },
+              { guard: 'isPing' },
+              { target: '#learnerHandler.closed', actions: 'loseOnEvent' },
+            ],
+          },
+        },
+        synced: {
+          on: {
+            QUORUM_MESSAGE: [
+              { guard: 'isRelayed', actions: 'relay' },
+              { guard: 'isPing' },
+              { target: '#learnerHandler.closed', actions: 'loseOnEvent' },
+            ],
           },
         },
       },
@@ -225,7 +210,7 @@ export const learnerHandlerMachine = setup({
  */
 export function relayOf(snap: SnapshotFrom<typeof learnerHandlerMachine>, event: HandlerEvent): HandlerReport | null {
   if (event.type !== 'QUORUM_MESSAGE' || snap.status !== 'active') return null;
-  const value = snap.value as { connected?: { protocol?: string } } | string;
-  if (typeof value === 'string' || value.connected?.protocol !== 'synced') return null;
+  const value = snap.value as { connected?: string } | string;
+  if (typeof value === 'string' || value.connected !== 'synced') return null;
   return relayReport(snap.context.sid, event.msg);
 }

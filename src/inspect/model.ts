@@ -10,7 +10,7 @@ export type StateType = 'atomic' | 'compound' | 'parallel' | 'final' | 'history'
 export type TransitionKind = 'event' | 'always' | 'after' | 'done' | 'wildcard';
 
 export interface StateInfo {
-  /** XState's id: the machine id and the path, dotted (e.g. `follower.session.protocol`) */
+  /** XState's id: the machine id and the path, dotted (e.g. `follower.session.broadcast`) */
   id: string;
   key: string;
   path: string[];

@@ -20,7 +20,7 @@ export interface Driven<M extends AnyStateMachine> {
   take<T extends Effect['type']>(type?: T): Extract<Effect, { type: T }>[];
   /** advances simulated time, firing due timers */
   advance(ms: number): void;
-  /** the active state as a dotted string list, e.g. ['session.protocol.discovery.awaitingLeaderInfo'] */
+  /** the active state as a dotted string list, e.g. ['session.discovery.awaitingLeaderInfo'] */
   states(): string[];
 }
 

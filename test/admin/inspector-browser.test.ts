@@ -70,7 +70,7 @@ describe.skipIf(!haveBrowser)('inspector page in a browser', () => {
     // Followers show the follower machine with its broadcast state active.
     for (const id of [1, 2, 3].filter((i) => i !== first.id)) {
       await page.locator(`section.srv[data-server="${id}"][data-role="following"] .chart-peer g[data-state="peer.following"].active`).waitFor();
-      await page.locator(`section.srv[data-server="${id}"] .chart-role g[data-state="follower.session.protocol.broadcast"].active.leaf`).waitFor();
+      await page.locator(`section.srv[data-server="${id}"] .chart-role g[data-state="follower.session.broadcast"].active.leaf`).waitFor();
     }
     await expect.poll(() => page.locator('#summary').textContent()).toContain(`leader: server ${first.id}`);
     await page.screenshot({ path: path.join(tmp, 'before.png') });

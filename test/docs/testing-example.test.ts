@@ -14,7 +14,7 @@ it('a follower persists a new epoch before it acks it', () => {
   expect(h.take('send').map((e) => e.msg.type)).toEqual(['FOLLOWERINFO']);
 
   h.send({ type: 'QUORUM_MESSAGE', from: 1, msg: { type: 'LEADERINFO', newEpoch: 2 } });
-  expect(h.states()).toContain('session.protocol.discovery.persistingAcceptedEpoch');
+  expect(h.states()).toContain('session.discovery.persistingAcceptedEpoch');
   expect(h.take('persistAcceptedEpoch')).toEqual([{ type: 'persistAcceptedEpoch', epoch: 2 }]);
   expect(h.take('send')).toEqual([]); // no ACKEPOCH yet
 

@@ -111,7 +111,7 @@ export interface Covered<M extends AnyStateMachine> {
   timer(delay: string, stateId: string): void;
   take<T extends Effect['type']>(type?: T): Extract<Effect, { type: T }>[];
   advance(ms: number): void;
-  /** active leaf states as dotted paths without the machine id, e.g. 'session.protocol.broadcast' */
+  /** active leaf states as dotted paths without the machine id, e.g. 'session.broadcast' */
   states(): string[];
   /** the actor's status: 'active' or 'done' */
   status(): string;

@@ -66,7 +66,7 @@ describe('follower: through every phase', () => {
     h.send(qm({ type: 'LEADERACK', zxid: z(2, 1) }));
     h.send(PING);
     h.send(qm({ type: 'NEWLEADER', epoch: 2, zxid: z(2, 1) }));
-    expect(h.states()).toContain('session.protocol.synchronization.awaitingDurableLog');
+    expect(h.states()).toContain('session.synchronization.awaitingDurableLog');
     h.send(qm({ type: 'PROPOSAL', txns: [txn(2, 2)] }));
     h.send(qm({ type: 'COMMIT', zxid: z(2, 1) }));
     h.send(qm({ type: 'LEADERACK', zxid: z(2, 2) }));
@@ -90,7 +90,7 @@ describe('follower: through every phase', () => {
     expect(h.take('deliver').at(-1)).toEqual({ type: 'deliver', upTo: z(2, 2) });
     h.send(PING);
     h.send(qm({ type: 'UPTODATE', committed: z(2, 2) }));
-    expect(h.states()).toContain('session.protocol.broadcast');
+    expect(h.states()).toContain('session.broadcast');
     // synced: the leader is watched with the shorter limit from now on
     expect(h.take('watchSilence').map((e) => e.ms)).toEqual([T.leaderTimeoutMs ?? T.syncLimit * T.tickTime]);
     h.take();
@@ -118,7 +118,7 @@ describe('follower: through every phase', () => {
     const answersOnly = (h: ReturnType<typeof start>, state: string): void => {
       h.take();
       h.send(far);
-      expect(h.states()).toContain(`session.protocol.synchronization.${state}`);
+      expect(h.states()).toContain(`session.synchronization.${state}`);
       expect(sent(h)).toEqual(['PING']);
       expect(h.take('deliver')).toEqual([]);
     };
@@ -144,7 +144,7 @@ describe('follower: through every phase', () => {
     a.send(qm({ type: 'TRUNC', zxid: z(1, 2) }));
     expect(a.take('truncate')).toEqual([{ type: 'truncate', zxid: z(1, 2) }]);
     a.send({ type: 'TRUNCATED', zxid: z(1, 2) });
-    expect(a.states()).toContain('session.protocol.synchronization.receiving');
+    expect(a.states()).toContain('session.synchronization.receiving');
     const b = inSync();
     b.send(qm({ type: 'SNAP', zxid: z(1, 9), size: 4 }));
     b.send(qm({ type: 'SNAPCHUNK', offset: 0, data: new Uint8Array(2), last: false }));
@@ -152,7 +152,7 @@ describe('follower: through every phase', () => {
     b.send(qm({ type: 'SNAPCHUNK', offset: 2, data: new Uint8Array(2), last: true }));
     expect(b.take('installSnapshot')).toEqual([{ type: 'installSnapshot', zxid: z(1, 9), size: 4 }]);
     b.send({ type: 'SNAPSHOT_INSTALLED', zxid: z(1, 9) });
-    expect(b.states()).toContain('session.protocol.synchronization.receiving');
+    expect(b.states()).toContain('session.synchronization.receiving');
   });
 
   it('a leader epoch equal to the accepted one is acked uncounted (a reconnect)', () => {
@@ -181,7 +181,7 @@ describe('follower: LEADERACK (the leader and this follower form a quorum)', () 
     h.send(qm({ type: 'NEWLEADER', epoch: 2, zxid: z(1, 3) }));
     h.send({ type: 'CURRENT_EPOCH_PERSISTED', epoch: 2 });
     h.send(qm({ type: 'UPTODATE', committed: z(1, 3) }));
-    expect(h.states()).toContain('session.protocol.broadcast');
+    expect(h.states()).toContain('session.broadcast');
     h.take();
     return h;
   }
@@ -244,7 +244,7 @@ describe('follower: every way to give up', () => {
     sync(h);
     h.send(qm({ type: 'TRUNC', zxid: z(1, 3) })); // the truncation is still in flight (no TRUNCATED yet)
     h.send(qm({ type: 'NEWLEADER', epoch: 2, zxid: z(1, 3) }));
-    expect(h.states()).toContain('session.protocol.synchronization.awaitingDurableLog');
+    expect(h.states()).toContain('session.synchronization.awaitingDurableLog');
   };
   const persisting = (h: ReturnType<typeof start>) => {
     receiving(h);

@@ -71,7 +71,7 @@ describe('learnerHandler', () => {
     h.send(qm({ type: 'REQUEST', requests: [{ id: 'r1', data: new Uint8Array([1]) }] }));
     h.send(qm({ type: 'SYNC', id: 's1' }));
     expect(reports.slice(-3).map((r) => r.type)).toEqual(['LEARNER_ACK', 'LEARNER_REQUESTS', 'LEARNER_SYNC']);
-    expect(phase()!.value).toEqual({ connected: { protocol: 'synced', liveness: 'watching' } });
+    expect(phase()!.value).toEqual({ connected: 'synced' });
   });
 
   for (const n of [0, 1, 2, 3] as const) {

@@ -223,9 +223,9 @@ export function peerState(c: SimCluster, sid: number): string | null {
 /** Follower protocol state as a dotted path ('synchronization.awaitingDurableLog', 'broadcast'), or null. */
 export function followerPhase(c: SimCluster, sid: number): string | null {
   if (peerState(c, sid) !== 'following') return null;
-  const v = roleSnapshot(c, sid)?.value as { session?: { protocol?: unknown } } | string | undefined;
+  const v = roleSnapshot(c, sid)?.value as { session?: unknown } | string | undefined;
   if (!v || typeof v === 'string' || !v.session) return typeof v === 'string' ? v : null;
-  return flatten(v.session.protocol);
+  return flatten(v.session);
 }
 
 function flatten(v: unknown): string {
@@ -335,7 +335,7 @@ export function followerInSync(last: Zxid, acceptedEpoch: number, epoch: number)
   h.send({ type: 'LEADER_CONNECTED', leader: 1 });
   h.send(qm(1, { type: 'LEADERINFO', newEpoch: epoch }));
   h.send({ type: 'ACCEPTED_EPOCH_PERSISTED', epoch });
-  expect(h.states()).toContain('session.protocol.synchronization.awaitingMode');
+  expect(h.states()).toContain('session.synchronization.awaitingMode');
   h.take();
   return h;
 }
@@ -353,7 +353,7 @@ export function followerInBroadcast(last: Zxid, epoch: number, txns: Txn[], comm
   if (txns.length > 0) h.send({ type: 'LOG_SYNCED', zxid: target });
   h.send({ type: 'CURRENT_EPOCH_PERSISTED', epoch });
   h.send(qm(1, { type: 'UPTODATE', committed }));
-  expect(h.states()).toContain('session.protocol.broadcast');
+  expect(h.states()).toContain('session.broadcast');
   h.take();
   return h;
 }

@@ -54,13 +54,13 @@ describe('ZOOKEEPER-4394: proposals that arrive during sync', () => {
     h.send(qm(1, { type: 'COMMIT', zxid: z(1, 4) }));
     h.send(qm(1, { type: 'PROPOSAL', txns: [txnAt(1, 5)] })); // the leader's uncommitted tail
     h.send(qm(1, { type: 'NEWLEADER', epoch: 2, zxid: z(1, 5) }));
-    expect(h.states()).toContain('session.protocol.synchronization.awaitingDurableLog');
+    expect(h.states()).toContain('session.synchronization.awaitingDurableLog');
     h.send(qm(1, { type: 'PROPOSAL', txns: [txnAt(2, 1)] })); // broadcast reaches the syncing learner
     // only what was durable before the sync may be applied so far
     for (const d of deliveries(h.effects)) expect(d <= z(1, 3)).toBe(true);
 
     h.send({ type: 'LOG_SYNCED', zxid: z(1, 5) });
-    expect(h.states()).toContain('session.protocol.synchronization.persistingCurrentEpoch');
+    expect(h.states()).toContain('session.synchronization.persistingCurrentEpoch');
     expect(deliveries(h.effects).at(-1)).toBe(z(1, 4)); // the committed part only, not the tail
     h.send(qm(1, { type: 'COMMIT', zxid: z(1, 5) })); // a commit before our NEWLEADER ack
     expect(deliveries(h.effects).at(-1)).toBe(z(1, 5));
@@ -75,7 +75,7 @@ describe('ZOOKEEPER-4394: proposals that arrive during sync', () => {
     expect(sentMessages(h.effects, 1)).toContainEqual({ type: 'ACK', zxid: z(2, 2) });
 
     h.send(qm(1, { type: 'UPTODATE', committed: z(2, 1) }));
-    expect(h.states()).toContain('session.protocol.broadcast');
+    expect(h.states()).toContain('session.broadcast');
     expect(deliveries(h.effects).at(-1)).toBe(z(2, 1));
     h.send(qm(1, { type: 'COMMIT', zxid: z(2, 2) }));
     expect(deliveries(h.effects).at(-1)).toBe(z(2, 2));
@@ -240,7 +240,7 @@ describe('TLA+ finding 2: followers tolerate a redundant PROPOSE', () => {
     h.send(qm(1, { type: 'PROPOSAL', txns: [txnAt(2, 1)] }));
     h.send(qm(1, { type: 'PROPOSAL', txns: [txnAt(2, 1)] }));
     expect(h.actor.getSnapshot().status).toBe('active');
-    expect(h.states()).toContain('session.protocol.broadcast');
+    expect(h.states()).toContain('session.broadcast');
     h.send({ type: 'LOG_SYNCED', zxid: z(2, 1) });
     h.send(qm(1, { type: 'COMMIT', zxid: z(2, 1) }));
     expect(deliveries(h.effects)).toEqual([z(2, 1)]);
